@@ -1,0 +1,149 @@
+//! Starting and stopping the whole service: the store, the gRPC server, the
+//! REST gateway in front of it, in that order, and the reverse on stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Auth;
+use crate::config::{resolve, BackendKind, Config};
+use crate::entities::Entities;
+use crate::grpc::{client, BlockingClient, EntityService, GrpcServer, GrpcServerOptions};
+use crate::rest::{Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions};
+use crate::store::Store;
+
+/// How long running gRPC calls may take to finish once a stop begins.
+const GRPC_STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a REST request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid {what} address {addr:?}: {source}")]
+    Address {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the gRPC server: {0}")]
+    Grpc(String),
+    #[error("cannot bind the REST listener to {addr}: {source}")]
+    Rest {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The service entry point.
+pub struct Service;
+
+/// A started service: its bound addresses, and `stop`.
+pub struct Running {
+    /// The REST listener's bound address.
+    pub http_addr: SocketAddr,
+    /// The gRPC listener's bound address.
+    pub grpc_addr: SocketAddr,
+    store: Arc<Store>,
+    grpc: GrpcServer,
+    rest: RestServer,
+}
+
+impl Service {
+    /// Binds both listeners and starts serving.
+    pub fn start(config: &Config) -> Result<Running, StartError> {
+        let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
+        let http_bind = parse_addr("REST", &config.http_addr)?;
+        let store = Arc::new(Store::new());
+        let entities = Entities::new(Arc::clone(&store));
+        let auth = Auth::new(config.auth_token.clone());
+
+        let grpc = GrpcServer::start(
+            &GrpcServerOptions {
+                addr: grpc_bind,
+                completion_queues: config.grpc_completion_queues(),
+            },
+            EntityService::new(entities.clone(), auth.clone()),
+        )
+        .map_err(|status| StartError::Grpc(status.message))?;
+        let grpc_addr = grpc.addr;
+
+        let backend: Arc<dyn Backend> = match config.backend {
+            BackendKind::Direct => Arc::new(DirectBackend::new(entities)),
+            BackendKind::Grpc => {
+                let target = config
+                    .grpc_upstream
+                    .clone()
+                    .unwrap_or_else(|| loopback_target(grpc_addr));
+                let channel = client::connect(&target, 1);
+                Arc::new(GrpcBackend::new(BlockingClient::new(
+                    channel,
+                    config.deadline(),
+                )))
+            }
+        };
+        let gateway = Gateway::new(backend, auth, config.max_body_bytes);
+        let rest = RestServer::start(
+            RestServerOptions {
+                addr: http_bind,
+                threads: config.http_threads(),
+                idle_timeout: config.idle_timeout(),
+                body_timeout: BODY_TIMEOUT,
+            },
+            gateway,
+        );
+        let rest = match rest {
+            Ok(rest) => rest,
+            Err(source) => {
+                grpc.stop(Duration::ZERO);
+                return Err(StartError::Rest {
+                    addr: http_bind,
+                    source,
+                });
+            }
+        };
+        Ok(Running {
+            http_addr: rest.addr,
+            grpc_addr,
+            store,
+            grpc,
+            rest,
+        })
+    }
+}
+
+impl Running {
+    /// Graceful stop: stop accepting REST requests and finish those in
+    /// flight, end open watches, then let running gRPC calls finish.
+    pub fn stop(self) {
+        log::info!("stopping");
+        self.rest.stop();
+        self.store.close_watches();
+        self.grpc.stop(GRPC_STOP_GRACE);
+        log::info!("stopped");
+    }
+
+    /// The shared store (for tests and tools in this process).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+fn parse_addr(what: &'static str, addr: &str) -> Result<SocketAddr, StartError> {
+    resolve(addr).map_err(|source| StartError::Address {
+        what,
+        addr: addr.to_string(),
+        source,
+    })
+}
+
+/// Where this process reaches its own gRPC server: loopback when bound to
+/// the unspecified address.
+fn loopback_target(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    SocketAddr::new(ip, addr.port()).to_string()
+}

@@ -1,0 +1,64 @@
+//! The operations of the contract on the shared store, with their errors as
+//! [`Status`]: the gRPC handlers and the direct REST backend both call these,
+//! so the rules (id ≥ 1, validation, list bounds) exist once.
+
+use std::sync::Arc;
+
+use crate::status::Status;
+use crate::store::{Entity, Store};
+use crate::validation::NewEntity;
+
+/// Name that makes a create panic, to prove that handlers survive panics.
+/// Compiled in only with the `fault-injection` feature (tests).
+#[cfg(feature = "fault-injection")]
+pub const FAULT_PANIC_NAME: &str = "__fault_injection_panic__";
+
+/// The entity operations over one store.
+#[derive(Clone, Default)]
+pub struct Entities {
+    store: Arc<Store>,
+}
+
+impl Entities {
+    /// Operations over this store.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// GetEntity: INVALID_ARGUMENT for id < 1, NOT_FOUND when absent.
+    pub fn get(&self, id: i64) -> Result<Arc<Entity>, Status> {
+        if id < 1 {
+            return Err(Status::invalid_argument(format!(
+                "id must be at least 1, got {id}"
+            )));
+        }
+        self.store
+            .get(id)
+            .ok_or_else(|| Status::entity_not_found(id))
+    }
+
+    /// LookupEntities: the entity, or None when absent or id < 1.
+    pub fn lookup(&self, id: i64) -> Option<Arc<Entity>> {
+        self.store.get(id)
+    }
+
+    /// CreateEntity: validates, then stores under the next id.
+    pub fn create(&self, name: String, description: String) -> Result<Arc<Entity>, Status> {
+        #[cfg(feature = "fault-injection")]
+        if name == FAULT_PANIC_NAME {
+            panic!("fault injected by a create named {FAULT_PANIC_NAME}");
+        }
+        let new = NewEntity::validate(name, description)?;
+        Ok(self.store.create(new))
+    }
+
+    /// ListEntities: id order from max(start_id, 1), at most `limit` (0 = all).
+    pub fn list(&self, start_id: i64, limit: u32) -> Vec<Arc<Entity>> {
+        self.store.list(start_id, limit as usize)
+    }
+}

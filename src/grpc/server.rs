@@ -1,0 +1,72 @@
+//! Builds and runs the grpcio server: its own completion-queue threads,
+//! bound before anything else starts so a bad address fails fast.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
+
+use super::service::EntityService;
+use crate::status::Status;
+
+/// A started gRPC server and the port it bound.
+pub struct GrpcServer {
+    server: Server,
+    /// The address it listens on, with the bound port.
+    pub addr: std::net::SocketAddr,
+}
+
+/// Settings for the gRPC server.
+pub struct GrpcServerOptions {
+    pub addr: std::net::SocketAddr,
+    pub completion_queues: usize,
+}
+
+impl GrpcServer {
+    /// Binds and starts the server with these services.
+    pub fn start(
+        options: &GrpcServerOptions,
+        entity_service: EntityService,
+    ) -> Result<Self, Status> {
+        let env = Arc::new(
+            grpcio::EnvBuilder::new()
+                .cq_count(options.completion_queues.max(1))
+                .name_prefix("grpc-server")
+                .build(),
+        );
+        let args = ChannelBuilder::new(env.clone()).build_args();
+        let mut server = ServerBuilder::new(env)
+            .channel_args(args)
+            .register_service(entity_service.into_grpc_service())
+            .build()
+            .map_err(|e| Status::internal(format!("cannot build the gRPC server: {e}")))?;
+        let port = server
+            .add_listening_port(options.addr.to_string(), ServerCredentials::insecure())
+            .map_err(|_| {
+                Status::new(
+                    grpcio::RpcStatusCode::UNAVAILABLE,
+                    format!("cannot bind the gRPC listener to {}", options.addr),
+                )
+            })?;
+        server.start();
+        let mut addr = options.addr;
+        addr.set_port(port);
+        Ok(Self { server, addr })
+    }
+
+    /// Stops accepting calls, lets running calls finish for up to `grace`,
+    /// then cancels the rest.
+    pub fn stop(mut self, grace: Duration) {
+        let shutdown = self.server.shutdown();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let _ = futures_executor::block_on(shutdown);
+            let _ = done_tx.send(());
+        });
+        if done_rx.recv_timeout(grace).is_err() {
+            log::warn!("gRPC calls still running after {grace:?}; cancelling them");
+            self.server.cancel_all_calls();
+            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+        }
+    }
+}

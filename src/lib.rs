@@ -1,0 +1,33 @@
+//! entity-service: one entity store (`id`, `name`, `description`) served over
+//! gRPC (grpcio) and a REST/JSON gateway (tiny_http), in one process.
+//!
+//! # Layout
+//! - [`store`]: the shared `Mutex<Vec<…>>` of entities and the watch feed.
+//! - [`validation`]: the one check of a create request.
+//! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
+//! - [`status`]: the error currency and the one gRPC→HTTP status table.
+//! - [`auth`], [`request_id`]: bearer tokens and request ids, for both protocols.
+//! - [`grpc`]: the EntityService, its server, and the blocking client.
+//! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
+//!   (gRPC client or direct store).
+//! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
+//!   service with its bound ports and a graceful `stop`.
+//! - [`config`]: the `serve` flags.
+//!
+//! The REST gateway reaches the store through a blocking gRPC call (by
+//! default to this process's own server), so REST shows what the hop costs.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod entities;
+pub mod grpc;
+pub mod proto;
+pub mod request_id;
+pub mod rest;
+pub mod status;
+pub mod store;
+pub mod validation;
+
+pub use app::{Running, Service, StartError};
+pub use config::{BackendKind, Config};

@@ -1,0 +1,76 @@
+//! The `entity-service` binary: `serve` (the default) runs the service.
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+use entity_service::{Config, Service};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+/// One entity store served over gRPC and a REST gateway.
+#[derive(Parser)]
+#[command(
+    name = "entity-service",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve(Config),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(config)) => serve(&config),
+    };
+    std::process::exit(code);
+}
+
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stderr)
+        .init();
+}
+
+fn serve(config: &Config) -> i32 {
+    init_logging();
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("error: cannot install signal handlers: {error}");
+            return 1;
+        }
+    };
+    let running = match Service::start(config) {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return 1;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "REST listening on http://{}", running.http_addr);
+    let _ = writeln!(stdout, "gRPC listening on {}", running.grpc_addr);
+    let _ = stdout.flush();
+    drop(stdout);
+    log::info!(
+        "started: backend={:?} http_threads={} auth={}",
+        config.backend,
+        config.http_threads(),
+        config.auth_token.is_some()
+    );
+    if let Some(signal) = signals.forever().next() {
+        log::info!("signal {signal} received; stopping gracefully");
+    }
+    running.stop();
+    0
+}

@@ -1,0 +1,11 @@
+//! The REST side: a tiny_http worker pool whose handlers reach entities
+//! through a [`Backend`], the gRPC client or the store itself.
+
+pub mod backend;
+pub mod reply;
+pub mod routes;
+pub mod server;
+
+pub use backend::{Backend, DirectBackend, GrpcBackend};
+pub use routes::Gateway;
+pub use server::{RestServer, RestServerOptions};

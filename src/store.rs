@@ -1,0 +1,181 @@
+//! The one entity store both protocols share, and the watch feed that tells
+//! open WatchEntities streams about each new entity.
+//!
+//! Lock discipline: the store lock guards a `Vec` and the list of watchers and
+//! nothing else. While it is held we only index, push an `Arc`, and
+//! `try_send` an `Arc` to each watcher: no I/O, no blocking send, no
+//! serialization, no string building. Validation happens before the lock is
+//! taken, so a rejected create never uses up an id.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::validation::NewEntity;
+
+/// A stored entity. Ids start at 1, increase by 1 and are never reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entity {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+/// How many new entities a watcher may fall behind before it is cut off.
+pub const WATCH_BUFFER: usize = 1024;
+
+/// How many WatchEntities streams may be open at once.
+pub const MAX_WATCHERS: usize = 1024;
+
+/// The shared store: `Mutex<Vec<Arc<Entity>>>` where the entity with id `n`
+/// sits at index `n - 1`, so lookup by id is O(1). Entities are behind `Arc`
+/// so that readers and watchers copy a pointer, not strings, under the lock.
+#[derive(Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entities: Vec<Arc<Entity>>,
+    watchers: Vec<WatchSender>,
+    /// Set once the service stops: no new watchers, feeds closed.
+    closed: bool,
+}
+
+struct WatchSender {
+    feed: Sender<Arc<Entity>>,
+    overflowed: Arc<AtomicBool>,
+}
+
+/// Why a watch could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WatchError {
+    #[error("too many open watches (at most {MAX_WATCHERS})")]
+    TooManyWatchers,
+    #[error("the service is stopping")]
+    Closed,
+}
+
+/// An open watch: the ids to replay from the store, then the live feed.
+pub struct Watch {
+    /// Stored entities with `replay_from <= id <= replay_to` are replayed first.
+    pub replay_from: i64,
+    pub replay_to: i64,
+    /// New entities, in id order, created after the watch was opened.
+    pub feed: Receiver<Arc<Entity>>,
+    /// Set when this watcher fell more than [`WATCH_BUFFER`] entities behind
+    /// and was cut off (its feed then reports disconnection).
+    pub overflowed: Arc<AtomicBool>,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock cannot leave `Inner` half
+        // updated (every mutation is a single push or retain), so recover.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores a validated entity under the next id and tells the watchers.
+    pub fn create(&self, new: NewEntity) -> Arc<Entity> {
+        let (name, description) = new.into_parts();
+        let mut inner = self.lock();
+        let entity = Arc::new(Entity {
+            id: inner.entities.len() as i64 + 1,
+            name,
+            description,
+        });
+        inner.entities.push(Arc::clone(&entity));
+        inner.watchers.retain(|watcher| watcher.offer(&entity));
+        entity
+    }
+
+    /// The entity with this id, if stored.
+    pub fn get(&self, id: i64) -> Option<Arc<Entity>> {
+        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.lock().entities.get(index).cloned()
+    }
+
+    /// Up to `limit` entities (0 = no limit) in id order from `max(start_id, 1)`.
+    pub fn list(&self, start_id: i64, limit: usize) -> Vec<Arc<Entity>> {
+        let start = usize::try_from(start_id.max(1) - 1).unwrap_or(usize::MAX);
+        let inner = self.lock();
+        let available = inner.entities.len().saturating_sub(start);
+        let count = if limit == 0 {
+            available
+        } else {
+            available.min(limit)
+        };
+        inner.entities[start.min(inner.entities.len())..][..count].to_vec()
+    }
+
+    /// How many entities are stored.
+    pub fn len(&self) -> usize {
+        self.lock().entities.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Opens a watch for entities with id > `after_id`. The replay range and
+    /// the live feed are fixed under one lock, so no entity is missed or sent twice.
+    pub fn watch(&self, after_id: i64) -> Result<Watch, WatchError> {
+        let (feed_tx, feed_rx) = crossbeam_channel::bounded(WATCH_BUFFER);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(WatchError::Closed);
+        }
+        inner.watchers.retain(WatchSender::is_open);
+        if inner.watchers.len() >= MAX_WATCHERS {
+            return Err(WatchError::TooManyWatchers);
+        }
+        inner.watchers.push(WatchSender {
+            feed: feed_tx,
+            overflowed: Arc::clone(&overflowed),
+        });
+        Ok(Watch {
+            replay_from: after_id.max(0).saturating_add(1),
+            replay_to: inner.entities.len() as i64,
+            feed: feed_rx,
+            overflowed,
+        })
+    }
+
+    /// Ends every watch feed and refuses new watches: used when the service stops.
+    pub fn close_watches(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.watchers.clear();
+    }
+}
+
+impl WatchSender {
+    /// Whether the watch is still held open (the `Watch` shares the flag).
+    fn is_open(&self) -> bool {
+        Arc::strong_count(&self.overflowed) > 1
+    }
+
+    /// Offers a new entity; false when this watcher is gone or overflowed and
+    /// must be dropped from the list.
+    fn offer(&self, entity: &Arc<Entity>) -> bool {
+        match self.feed.try_send(Arc::clone(entity)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.overflowed.store(true, Ordering::SeqCst);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
