@@ -127,6 +127,14 @@ impl Store {
         self.len() == 0
     }
 
+    /// How many watches are open (closed ones are counted until noticed, which
+    /// the watch thread does as soon as its call ends).
+    pub fn watcher_count(&self) -> usize {
+        let mut inner = self.lock();
+        inner.watchers.retain(WatchSender::is_open);
+        inner.watchers.len()
+    }
+
     /// Opens a watch for entities with id > `after_id`. The replay range and
     /// the live feed are fixed under one lock, so no entity is missed or sent twice.
     pub fn watch(&self, after_id: i64) -> Result<Watch, WatchError> {
