@@ -34,7 +34,11 @@ impl GrpcServer {
                 .name_prefix("grpc-server")
                 .build(),
         );
-        let args = ChannelBuilder::new(env.clone()).build_args();
+        // No SO_REUSEPORT: a second server on a taken port must fail to bind,
+        // not silently share it.
+        let args = ChannelBuilder::new(env.clone())
+            .reuse_port(false)
+            .build_args();
         let mut server = ServerBuilder::new(env)
             .channel_args(args)
             .register_service(entity_service.into_grpc_service())

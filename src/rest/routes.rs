@@ -178,12 +178,14 @@ impl Gateway {
                 },
                 "limit" => match value.parse::<u32>() {
                     Ok(v) if v >= 1 => limit = v.min(MAX_LIST_LIMIT),
-                    _ => return Reply::error(
-                        400,
-                        format!(
+                    _ => {
+                        return Reply::error(
+                            400,
+                            format!(
                             "limit must be an integer from 1 to {MAX_LIST_LIMIT}, got {value:?}"
                         ),
-                    ),
+                        )
+                    }
                 },
                 _ => {}
             }

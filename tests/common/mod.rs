@@ -52,8 +52,12 @@ impl HttpResponse {
 
     /// The body parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 }
 
@@ -66,7 +70,9 @@ pub struct HttpConnection {
 impl HttpConnection {
     pub fn open(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         Self {
             reader: BufReader::new(stream),
             addr,
@@ -145,14 +151,26 @@ impl HttpConnection {
     }
 
     /// Sends a request and reads its response.
-    pub fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
         self.send(method, path, headers, body);
         self.read_response()
     }
 }
 
 /// One request on a fresh connection.
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     HttpConnection::open(addr).request(method, path, headers, body)
 }
 
@@ -167,7 +185,10 @@ pub fn post(addr: SocketAddr, path: &str, body: &str) -> HttpResponse {
 }
 
 /// A gRPC create request.
-pub fn create_request(name: &str, description: &str) -> entity_service::proto::entities::CreateEntityRequest {
+pub fn create_request(
+    name: &str,
+    description: &str,
+) -> entity_service::proto::entities::CreateEntityRequest {
     let mut request = entity_service::proto::entities::CreateEntityRequest::new();
     request.name = name.to_string();
     request.description = description.to_string();
