@@ -13,12 +13,14 @@
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
 //!   service with its bound ports and a graceful `stop`.
 //! - [`config`]: the `serve` flags.
+//! - [`cli`]: the command-line gRPC client and the demo.
 //!
 //! The REST gateway reaches the store through a blocking gRPC call (by
 //! default to this process's own server), so REST shows what the hop costs.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod entities;
 pub mod grpc;

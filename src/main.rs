@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
-use entity_service::{Config, Service};
+use entity_service::{cli, Config, Service};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// One entity store served over gRPC and a REST gateway.
@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve(Config),
+    /// Call the service over gRPC: get, create, list, watch, import, lookup.
+    Client(cli::ClientArgs),
+    /// Show every RPC kind against a running server.
+    Demo(cli::DemoArgs),
 }
 
 fn main() {
@@ -31,8 +35,25 @@ fn main() {
     let code = match cli.command {
         None => serve(&cli.serve),
         Some(Command::Serve(config)) => serve(&config),
+        Some(Command::Client(args)) => {
+            quiet_on_closed_stdout();
+            cli::run_client(args)
+        }
+        Some(Command::Demo(args)) => {
+            quiet_on_closed_stdout();
+            cli::run_demo(args)
+        }
     };
     std::process::exit(code);
+}
+
+/// Lets `client … | head` end quietly, as other command-line tools do,
+/// instead of panicking on a write to a closed pipe.
+fn quiet_on_closed_stdout() {
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_logging() {
