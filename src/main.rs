@@ -28,6 +28,8 @@ enum Command {
     Client(cli::ClientArgs),
     /// Show every RPC kind against a running server.
     Demo(cli::DemoArgs),
+    /// gRPC load: threads of blocking GetEntity calls (for bench.sh).
+    Load(cli::LoadArgs),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
             quiet_on_closed_stdout();
             cli::run_demo(args)
         }
+        Some(Command::Load(args)) => cli::run_load(args),
     };
     std::process::exit(code);
 }

@@ -1,12 +1,14 @@
 //! The command line beyond `serve`: a gRPC client for every RPC (a small
-//! grpcurl for this service) and the seed's demo.
+//! grpcurl for this service), the seed's demo, and a gRPC load generator.
 
 mod client;
 mod demo;
+mod load;
 mod output;
 
 pub use client::{run_client, ClientArgs};
 pub use demo::{run_demo, DemoArgs};
+pub use load::{run_load, LoadArgs};
 pub use output::exit_code;
 
 use std::sync::Arc;
