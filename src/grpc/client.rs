@@ -23,7 +23,8 @@ pub struct CallMetadata<'a> {
 }
 
 /// Opens a channel to `target` (HOST:PORT) that reconnects quickly after the
-/// upstream comes back, rather than backing off for minutes.
+/// upstream comes back, rather than backing off for minutes. (The minimum
+/// backoff is left alone: the C core also uses it as the connect timeout.)
 pub fn connect(target: &str, completion_queues: usize) -> Channel {
     let env = Arc::new(
         EnvBuilder::new()
@@ -34,7 +35,6 @@ pub fn connect(target: &str, completion_queues: usize) -> Channel {
     ChannelBuilder::new(env)
         .initial_reconnect_backoff(Duration::from_millis(100))
         .max_reconnect_backoff(Duration::from_secs(1))
-        .raw_cfg_int(c"grpc.min_reconnect_backoff_ms".into(), 100)
         .connect(target)
 }
 

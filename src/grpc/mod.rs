@@ -5,6 +5,7 @@ pub mod call;
 pub mod client;
 pub mod server;
 pub mod service;
+mod thread_sink;
 mod watch;
 
 pub use client::{BlockingClient, CallMetadata};

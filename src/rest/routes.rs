@@ -138,8 +138,9 @@ impl Gateway {
         };
         match (route, incoming.method) {
             (Route::Entities | Route::Root, "POST") => self.create(body, call),
-            (Route::Entities, "GET") => self.list(query, call),
-            (Route::Entity(id) | Route::RootEntity(id), "GET") => self.get(id, call),
+            // HEAD answers as GET does; tiny_http leaves out the body.
+            (Route::Entities, "GET" | "HEAD") => self.list(query, call),
+            (Route::Entity(id) | Route::RootEntity(id), "GET" | "HEAD") => self.get(id, call),
             (Route::Entities, _) => Reply::method_not_allowed("GET, POST"),
             (Route::Root, _) => Reply::method_not_allowed("POST"),
             (Route::Entity(_) | Route::RootEntity(_), _) => Reply::method_not_allowed("GET"),
@@ -176,9 +177,9 @@ impl Gateway {
                         )
                     }
                 },
-                "limit" => match value.parse::<u32>() {
-                    Ok(v) if v >= 1 => limit = v.min(MAX_LIST_LIMIT),
-                    _ => {
+                "limit" => match parse_limit(value) {
+                    Some(v) => limit = v,
+                    None => {
                         return Reply::error(
                             400,
                             format!(
@@ -212,6 +213,15 @@ impl Gateway {
             Err(status) => Reply::from_status(&status),
         }
     }
+}
+
+/// A `limit` of 1 or more, clamped to [`MAX_LIST_LIMIT`] however large.
+fn parse_limit(value: &str) -> Option<u32> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let limit = value.parse::<u64>().unwrap_or(u64::MAX);
+    (limit >= 1).then(|| limit.min(u64::from(MAX_LIST_LIMIT)) as u32)
 }
 
 /// `{"name": string, "description": string (optional)}` → (name, description).

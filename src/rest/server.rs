@@ -282,6 +282,15 @@ fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io:
     response
 }
 
+/// Reads and drops what is left of an oversized body (up to a cap), so that a
+/// chunked body does not leave the connection mid-message: tiny_http drains
+/// Content-Length bodies itself, but not chunked ones, and it cannot be told
+/// to close the connection instead.
+fn discard_rest(reader: &mut dyn std::io::Read, limit: usize) {
+    let cap = (limit as u64).saturating_mul(16).max(1 << 20);
+    let _ = std::io::copy(&mut std::io::Read::take(reader, cap), &mut std::io::sink());
+}
+
 /// A tiny_http request body, read with a size limit and an overall deadline.
 struct RequestBody<'r> {
     request: &'r mut tiny_http::Request,
@@ -306,6 +315,7 @@ impl BodySource for RequestBody<'_> {
                 return Ok(body);
             }
             if body.len() + read > limit {
+                discard_rest(reader, limit);
                 return Err(BodyError::TooLarge(limit));
             }
             body.extend_from_slice(&chunk[..read]);
