@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 use protobuf::Message as _;
 
 /// The .proto files we serve, relative to `proto/`.
-const PROTOS: &[&str] = &["entities.proto", "health.proto"];
+const PROTOS: &[&str] = &[
+    "entities.proto",
+    "health.proto",
+    "reflection_v1.proto",
+    "reflection_v1alpha.proto",
+];
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -8,7 +8,12 @@ use std::time::Duration;
 use crate::auth::Auth;
 use crate::config::{resolve, BackendKind, Config};
 use crate::entities::Entities;
-use crate::grpc::{client, BlockingClient, EntityService, GrpcServer, GrpcServerOptions};
+use crate::grpc::call::CallGate;
+use crate::grpc::{
+    client, BlockingClient, DescriptorIndex, EntityService, GrpcServer, GrpcServerOptions,
+    HealthService, HealthState, ReflectionService,
+};
+use crate::metrics::Metrics;
 use crate::rest::{Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions};
 use crate::store::Store;
 
@@ -45,6 +50,8 @@ pub struct Running {
     /// The gRPC listener's bound address.
     pub grpc_addr: SocketAddr,
     store: Arc<Store>,
+    health: Arc<HealthState>,
+    metrics: Arc<Metrics>,
     grpc: GrpcServer,
     rest: RestServer,
 }
@@ -57,19 +64,41 @@ impl Service {
         let store = Arc::new(Store::new());
         let entities = Entities::new(Arc::clone(&store));
         let auth = Auth::new(config.auth_token.clone());
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(HealthState::default());
+        let descriptors = DescriptorIndex::from_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .map_err(|e| StartError::Grpc(format!("embedded descriptors are invalid: {e}")))?;
 
+        let protected = CallGate {
+            auth: auth.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        let open = CallGate {
+            auth: Auth::default(),
+            metrics: Arc::clone(&metrics),
+        };
+        let reflection = ReflectionService::new(Arc::new(descriptors), open.clone());
+        let services = vec![
+            EntityService::new(entities.clone(), protected).into_grpc_service(),
+            HealthService::new(Arc::clone(&health), open).into_grpc_service(),
+            reflection.clone().into_v1_service(),
+            reflection.into_v1alpha_service(),
+        ];
         let grpc = GrpcServer::start(
             &GrpcServerOptions {
                 addr: grpc_bind,
                 completion_queues: config.grpc_completion_queues(),
+                max_message_bytes: config.grpc_max_message_bytes,
+                keepalive_time: Duration::from_millis(config.grpc_keepalive_time_ms),
+                keepalive_timeout: Duration::from_millis(config.grpc_keepalive_timeout_ms),
             },
-            EntityService::new(entities.clone(), auth.clone()),
+            services,
         )
         .map_err(|status| StartError::Grpc(status.message))?;
         let grpc_addr = grpc.addr;
 
         let backend: Arc<dyn Backend> = match config.backend {
-            BackendKind::Direct => Arc::new(DirectBackend::new(entities)),
+            BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&health))),
             BackendKind::Grpc => {
                 let target = config
                     .grpc_upstream
@@ -82,7 +111,13 @@ impl Service {
                 )))
             }
         };
-        let gateway = Gateway::new(backend, auth, config.max_body_bytes);
+        let gateway = Gateway::new(
+            backend,
+            auth,
+            config.max_body_bytes,
+            Arc::clone(&metrics),
+            Arc::clone(&store),
+        );
         let rest = RestServer::start(
             RestServerOptions {
                 addr: http_bind,
@@ -106,6 +141,8 @@ impl Service {
             http_addr: rest.addr,
             grpc_addr,
             store,
+            health,
+            metrics,
             grpc,
             rest,
         })
@@ -113,14 +150,27 @@ impl Service {
 }
 
 impl Running {
-    /// Graceful stop: stop accepting REST requests and finish those in
-    /// flight, end open watches, then let running gRPC calls finish.
+    /// Graceful stop: health turns NOT_SERVING, REST stops accepting and
+    /// finishes the requests in flight, open watches end, then running gRPC
+    /// calls get [`GRPC_STOP_GRACE`] to finish.
     pub fn stop(self) {
         log::info!("stopping");
+        self.health.begin_stop();
         self.rest.stop();
         self.store.close_watches();
+        self.health.close();
         self.grpc.stop(GRPC_STOP_GRACE);
         log::info!("stopped");
+    }
+
+    /// Reports NOT_SERVING from now on, without stopping (the first step of `stop`).
+    pub fn begin_stop(&self) {
+        self.health.begin_stop();
+    }
+
+    /// This service's metrics in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(&self.store)
     }
 
     /// The shared store (for tests and tools in this process).

@@ -45,6 +45,15 @@ pub struct Config {
     /// gRPC completion queues (threads) of the server (default: one per core).
     #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub grpc_completion_queues: Option<u16>,
+    /// Largest gRPC message accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+    #[arg(long, env = "ENTITY_GRPC_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub grpc_max_message_bytes: usize,
+    /// Interval of HTTP/2 keepalive pings on gRPC connections, in milliseconds.
+    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIME_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub grpc_keepalive_time_ms: u64,
+    /// How long a keepalive ping may go unanswered before the connection is closed, in milliseconds.
+    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIMEOUT_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub grpc_keepalive_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -60,6 +69,9 @@ impl Default for Config {
             max_body_bytes: 65536,
             http_idle_timeout_ms: 30_000,
             grpc_completion_queues: None,
+            grpc_max_message_bytes: 4 * 1024 * 1024,
+            grpc_keepalive_time_ms: 60_000,
+            grpc_keepalive_timeout_ms: 20_000,
         }
     }
 }

@@ -7,7 +7,9 @@
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
 //! - [`auth`], [`request_id`]: bearer tokens and request ids, for both protocols.
-//! - [`grpc`]: the EntityService, its server, and the blocking client.
+//! - [`grpc`]: the EntityService, health, reflection, their server, and the
+//!   blocking client.
+//! - [`metrics`]: the Prometheus metrics of one service instance.
 //! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
 //!   (gRPC client or direct store).
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod entities;
 pub mod grpc;
+pub mod metrics;
 pub mod proto;
 pub mod request_id;
 pub mod rest;

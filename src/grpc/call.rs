@@ -1,12 +1,18 @@
 //! What every gRPC call shares: the token check, the request id, the echoed
-//! metadata, the panic guard and the access log line.
+//! metadata, the panic guard, the access log line and the call metrics.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
-use grpcio::{Metadata, MetadataBuilder, RpcContext, RpcStatusCode};
+use futures_util::{FutureExt, SinkExt, TryStreamExt};
+use grpcio::{
+    DuplexSink, Metadata, MetadataBuilder, RequestStream, RpcContext, RpcStatusCode, UnarySink,
+    WriteFlags,
+};
 
 use crate::auth::Auth;
+use crate::metrics::{Metrics, RpcKind};
 use crate::request_id;
 use crate::status::Status;
 
@@ -17,12 +23,31 @@ pub const ECHO_INITIAL_KEY: &str = "x-echo-initial";
 /// Binary metadata echoed byte for byte in the initial metadata.
 pub const ECHO_BIN_KEY: &str = "x-echo-bin";
 
+/// An RPC method: what logs and metrics call it.
+#[derive(Debug)]
+pub struct Method {
+    /// Full service name, e.g. `entities.v1.EntityService`.
+    pub service: &'static str,
+    /// Method name, e.g. `GetEntity`.
+    pub name: &'static str,
+    pub kind: RpcKind,
+}
+
+/// What a service applies to each of its calls: its token check (or none)
+/// and where the call's metrics go.
+#[derive(Clone)]
+pub struct CallGate {
+    pub auth: Auth,
+    pub metrics: Arc<Metrics>,
+}
+
 /// One call in progress: identifies it in logs and times it.
 pub struct CallScope {
     /// The client's `x-request-id` if safe, else a generated one.
     pub request_id: String,
-    /// The RPC's method name, e.g. `GetEntity`.
-    pub method: &'static str,
+    /// The RPC being served.
+    pub method: &'static Method,
+    metrics: Arc<Metrics>,
     started: Instant,
 }
 
@@ -34,10 +59,10 @@ pub struct CallStart {
     pub admitted: Result<(), Status>,
 }
 
-impl CallScope {
-    /// Reads the request metadata: request id, echo keys and, when `auth` is
-    /// set, the bearer token.
-    pub fn begin(ctx: &RpcContext, method: &'static str, auth: &Auth) -> CallStart {
+impl CallGate {
+    /// Reads the request metadata: request id, echo keys and, when a token
+    /// is required, the bearer token.
+    pub fn begin(&self, ctx: &RpcContext, method: &'static Method) -> CallStart {
         let request = ctx.request_headers();
         let mut client_request_id = None;
         let mut authorization = None;
@@ -68,7 +93,7 @@ impl CallScope {
                 log::debug!("not echoing {key}: {error}");
             }
         }
-        let admitted = if auth.allows(authorization) {
+        let admitted = if self.auth.allows(authorization) {
             Ok(())
         } else {
             Err(Status::new(
@@ -80,21 +105,29 @@ impl CallScope {
             scope: CallScope {
                 request_id,
                 method,
+                metrics: Arc::clone(&self.metrics),
                 started: Instant::now(),
             },
             headers: headers.build(),
             admitted,
         }
     }
+}
 
-    /// Logs the access line for the finished call.
+impl CallScope {
+    /// Logs the access line and records the metrics of the finished call.
     pub fn finish(&self, code: RpcStatusCode) {
+        let elapsed = self.started.elapsed();
+        let code = crate::status::code_name(code);
+        let method = self.method;
+        self.metrics
+            .observe_grpc(method.kind, method.service, method.name, code, elapsed);
         log::info!(
             target: "access",
-            "grpc method={} code={} latency_us={} request_id={}",
-            self.method,
-            crate::status::code_name(code),
-            self.started.elapsed().as_micros(),
+            "grpc method={}/{} code={code} latency_us={} request_id={}",
+            method.service,
+            method.name,
+            elapsed.as_micros(),
             self.request_id
         );
     }
@@ -114,5 +147,78 @@ pub fn guarded<T>(work: impl FnOnce() -> Result<T, Status>) -> Result<T, Status>
             log::error!("handler panicked: {what}");
             Err(Status::internal("internal error"))
         }
+    }
+}
+
+/// Runs a spawned call future, logging instead of unwinding if it panics.
+pub fn spawn_guarded(
+    ctx: &RpcContext,
+    method: &'static Method,
+    call: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    ctx.spawn(AssertUnwindSafe(call).catch_unwind().map(move |outcome| {
+        if outcome.is_err() {
+            log::error!(
+                "{}: call future panicked; the call was cancelled",
+                method.name
+            );
+        }
+    }));
+}
+
+/// Sends a unary call's result, then logs and counts the call.
+pub fn reply_unary<T: Send + 'static>(
+    ctx: &RpcContext,
+    scope: CallScope,
+    sink: UnarySink<T>,
+    result: Result<T, Status>,
+) {
+    let method = scope.method;
+    spawn_guarded(ctx, method, async move {
+        let code = match &result {
+            Ok(_) => RpcStatusCode::OK,
+            Err(status) => status.code,
+        };
+        let sent = match result {
+            Ok(reply) => sink.success(reply).await,
+            Err(status) => sink.fail(status.into()).await,
+        };
+        if let Err(error) = sent {
+            log::debug!("{}: reply not delivered: {error}", method.name);
+        }
+        scope.finish(code);
+    });
+}
+
+/// Serves a bidirectional stream: answers each request as it arrives, in
+/// order, each flushed at once (so ping-pong clients work). An error from
+/// `answer` ends the call with that status. Returns the call's final code.
+pub async fn answer_each<Req, Resp>(
+    mut requests: RequestStream<Req>,
+    mut sink: DuplexSink<Resp>,
+    mut answer: impl FnMut(Req) -> Result<Resp, Status>,
+) -> RpcStatusCode {
+    loop {
+        let request = match requests.try_next().await {
+            Ok(Some(request)) => request,
+            Ok(None) => break,
+            Err(_) => return RpcStatusCode::CANCELLED,
+        };
+        match answer(request) {
+            Ok(response) => {
+                if sink.send((response, WriteFlags::default())).await.is_err() {
+                    return RpcStatusCode::CANCELLED;
+                }
+            }
+            Err(status) => {
+                let code = status.code;
+                let _ = sink.fail(status.into()).await;
+                return code;
+            }
+        }
+    }
+    match sink.close().await {
+        Ok(()) => RpcStatusCode::OK,
+        Err(_) => RpcStatusCode::CANCELLED,
     }
 }

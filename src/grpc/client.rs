@@ -10,6 +10,9 @@ use grpcio::{CallOption, Channel, ChannelBuilder, EnvBuilder, MetadataBuilder};
 use super::call::REQUEST_ID_KEY;
 use crate::proto::entities::{CreateEntityRequest, GetEntityRequest, ListEntitiesRequest};
 use crate::proto::entities_grpc::EntityServiceClient;
+use crate::proto::health::health_check_response::ServingStatus;
+use crate::proto::health::HealthCheckRequest;
+use crate::proto::health_grpc::HealthClient;
 use crate::status::Status;
 use crate::store::Entity;
 
@@ -38,10 +41,11 @@ pub fn connect(target: &str, completion_queues: usize) -> Channel {
         .connect(target)
 }
 
-/// A blocking EntityService client with a per-call deadline.
+/// A blocking EntityService (and Health) client with a per-call deadline.
 #[derive(Clone)]
 pub struct BlockingClient {
     client: EntityServiceClient,
+    health: HealthClient,
     deadline: Duration,
 }
 
@@ -49,8 +53,29 @@ impl BlockingClient {
     /// A client over a shared channel.
     pub fn new(channel: Channel, deadline: Duration) -> Self {
         Self {
-            client: EntityServiceClient::new(channel),
+            client: EntityServiceClient::new(channel.clone()),
+            health: HealthClient::new(channel),
             deadline,
+        }
+    }
+
+    /// Health.Check of the whole server: Ok when it answers SERVING in time.
+    pub fn check_health(&self, metadata: CallMetadata) -> Result<(), Status> {
+        let reply = self
+            .health
+            .check_opt(&HealthCheckRequest::new(), self.options(metadata)?)?;
+        match reply.status.enum_value() {
+            Ok(ServingStatus::SERVING) => Ok(()),
+            other => {
+                let reported = match other {
+                    Ok(status) => format!("{status:?}"),
+                    Err(number) => format!("status {number}"),
+                };
+                Err(Status::new(
+                    grpcio::RpcStatusCode::UNAVAILABLE,
+                    format!("upstream reports {reported}"),
+                ))
+            }
         }
     }
 

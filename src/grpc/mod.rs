@@ -1,13 +1,18 @@
-//! The gRPC side: the EntityService implementation, the server that hosts it,
-//! and the blocking client the REST gateway calls it through.
+//! The gRPC side: the EntityService implementation, health and reflection,
+//! the server that hosts them, and the blocking client the REST gateway
+//! calls through.
 
 pub mod call;
 pub mod client;
+pub mod health;
+pub mod reflection;
 pub mod server;
 pub mod service;
 mod thread_sink;
 mod watch;
 
 pub use client::{BlockingClient, CallMetadata};
+pub use health::{HealthService, HealthState};
+pub use reflection::{DescriptorIndex, ReflectionService};
 pub use server::{GrpcServer, GrpcServerOptions};
 pub use service::EntityService;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
 
-use super::service::EntityService;
 use crate::status::Status;
 
 /// A started gRPC server and the port it bound.
@@ -20,13 +19,18 @@ pub struct GrpcServer {
 pub struct GrpcServerOptions {
     pub addr: std::net::SocketAddr,
     pub completion_queues: usize,
+    /// Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED.
+    pub max_message_bytes: usize,
+    /// HTTP/2 keepalive ping interval and how long to wait for its answer.
+    pub keepalive_time: Duration,
+    pub keepalive_timeout: Duration,
 }
 
 impl GrpcServer {
     /// Binds and starts the server with these services.
     pub fn start(
         options: &GrpcServerOptions,
-        entity_service: EntityService,
+        services: Vec<grpcio::Service>,
     ) -> Result<Self, Status> {
         let env = Arc::new(
             grpcio::EnvBuilder::new()
@@ -36,12 +40,19 @@ impl GrpcServer {
         );
         // No SO_REUSEPORT: a second server on a taken port must fail to bind,
         // not silently share it.
+        let max_message = i32::try_from(options.max_message_bytes).unwrap_or(i32::MAX);
         let args = ChannelBuilder::new(env.clone())
             .reuse_port(false)
+            .max_receive_message_len(max_message)
+            .max_send_message_len(max_message)
+            .keepalive_time(options.keepalive_time)
+            .keepalive_timeout(options.keepalive_timeout)
             .build_args();
-        let mut server = ServerBuilder::new(env)
-            .channel_args(args)
-            .register_service(entity_service.into_grpc_service())
+        let mut builder = ServerBuilder::new(env).channel_args(args);
+        for service in services {
+            builder = builder.register_service(service);
+        }
+        let mut server = builder
             .build()
             .map_err(|e| Status::internal(format!("cannot build the gRPC server: {e}")))?;
         let port = server

@@ -9,16 +9,16 @@
 //! CreateEntities stores each entity as it arrives: when the client cancels
 //! midway, or a later message is invalid, the entities created before stay.
 
-use futures_util::{FutureExt, SinkExt, TryStreamExt};
+use futures_util::{SinkExt, TryStreamExt};
 use grpcio::{
     ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServerStreamingSink,
     UnarySink, WriteFlags,
 };
 
-use super::call::{guarded, CallScope, CallStart};
+use super::call::{answer_each, guarded, reply_unary, spawn_guarded, CallGate, CallStart, Method};
 use super::watch;
-use crate::auth::Auth;
 use crate::entities::Entities;
+use crate::metrics::RpcKind;
 use crate::proto::entities::{
     CreateEntitiesResponse, CreateEntityRequest, Entity, GetEntityRequest, ListEntitiesRequest,
     LookupEntityResponse, WatchEntitiesRequest,
@@ -26,17 +26,35 @@ use crate::proto::entities::{
 use crate::proto::entities_grpc;
 use crate::status::Status;
 
+/// The service's full name.
+pub const SERVICE_NAME: &str = "entities.v1.EntityService";
+
+macro_rules! methods {
+    ($($constant:ident = $name:literal, $kind:ident;)*) => {
+        $(static $constant: Method = Method { service: SERVICE_NAME, name: $name, kind: RpcKind::$kind };)*
+    };
+}
+
+methods! {
+    GET_ENTITY = "GetEntity", Unary;
+    CREATE_ENTITY = "CreateEntity", Unary;
+    LIST_ENTITIES = "ListEntities", ServerStream;
+    WATCH_ENTITIES = "WatchEntities", ServerStream;
+    CREATE_ENTITIES = "CreateEntities", ClientStream;
+    LOOKUP_ENTITIES = "LookupEntities", BidiStream;
+}
+
 /// The EntityService implementation; cheap to clone (one per completion queue).
 #[derive(Clone)]
 pub struct EntityService {
     entities: Entities,
-    auth: Auth,
+    gate: CallGate,
 }
 
 impl EntityService {
-    /// A service over these entities, requiring `auth`'s token when set.
-    pub fn new(entities: Entities, auth: Auth) -> Self {
-        Self { entities, auth }
+    /// A service over these entities; `gate` holds the token check and metrics.
+    pub fn new(entities: Entities, gate: CallGate) -> Self {
+        Self { entities, gate }
     }
 
     /// The grpcio service definition to register with a server.
@@ -44,59 +62,19 @@ impl EntityService {
         entities_grpc::create_entity_service(self)
     }
 
-    fn begin(&self, ctx: &RpcContext, method: &'static str) -> CallStart {
-        CallScope::begin(ctx, method, &self.auth)
+    fn begin(&self, ctx: &RpcContext, method: &'static Method) -> CallStart {
+        self.gate.begin(ctx, method)
     }
-}
-
-/// Runs a spawned call future, logging instead of unwinding if it panics.
-fn spawn_guarded(
-    ctx: &RpcContext,
-    method: &'static str,
-    call: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    ctx.spawn(
-        std::panic::AssertUnwindSafe(call)
-            .catch_unwind()
-            .map(move |outcome| {
-                if outcome.is_err() {
-                    log::error!("{method}: call future panicked; the call was cancelled");
-                }
-            }),
-    );
-}
-
-/// Sends a unary (or client-streaming) result and logs the call.
-macro_rules! reply {
-    ($ctx:expr, $scope:expr, $sink:expr, $result:expr) => {{
-        let scope: CallScope = $scope;
-        let result: Result<_, Status> = $result;
-        let method = scope.method;
-        spawn_guarded($ctx, method, async move {
-            let code = match &result {
-                Ok(_) => RpcStatusCode::OK,
-                Err(status) => status.code,
-            };
-            let sent = match result {
-                Ok(reply) => $sink.success(reply).await,
-                Err(status) => $sink.fail(status.into()).await,
-            };
-            if let Err(error) = sent {
-                log::debug!("{method}: reply not delivered: {error}");
-            }
-            scope.finish(code);
-        });
-    }};
 }
 
 impl entities_grpc::EntityService for EntityService {
     fn get_entity(&mut self, ctx: RpcContext, req: GetEntityRequest, mut sink: UnarySink<Entity>) {
-        let start = self.begin(&ctx, "GetEntity");
+        let start = self.begin(&ctx, &GET_ENTITY);
         sink.set_headers(start.headers);
         let result = start
             .admitted
             .and_then(|()| guarded(|| self.entities.get(req.id).map(|e| Entity::from(&*e))));
-        reply!(&ctx, start.scope, sink, result);
+        reply_unary(&ctx, start.scope, sink, result);
     }
 
     fn create_entity(
@@ -105,7 +83,7 @@ impl entities_grpc::EntityService for EntityService {
         req: CreateEntityRequest,
         mut sink: UnarySink<Entity>,
     ) {
-        let start = self.begin(&ctx, "CreateEntity");
+        let start = self.begin(&ctx, &CREATE_ENTITY);
         sink.set_headers(start.headers);
         let result = start.admitted.and_then(|()| {
             guarded(|| {
@@ -114,7 +92,7 @@ impl entities_grpc::EntityService for EntityService {
                     .map(|e| Entity::from(&*e))
             })
         });
-        reply!(&ctx, start.scope, sink, result);
+        reply_unary(&ctx, start.scope, sink, result);
     }
 
     fn list_entities(
@@ -123,7 +101,7 @@ impl entities_grpc::EntityService for EntityService {
         req: ListEntitiesRequest,
         mut sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, "ListEntities");
+        let start = self.begin(&ctx, &LIST_ENTITIES);
         sink.set_headers(start.headers);
         let scope = start.scope;
         let listed = start
@@ -162,7 +140,7 @@ impl entities_grpc::EntityService for EntityService {
         req: WatchEntitiesRequest,
         mut sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, "WatchEntities");
+        let start = self.begin(&ctx, &WATCH_ENTITIES);
         sink.set_headers(start.headers);
         let scope = start.scope;
         let opened = start.admitted.and_then(|()| {
@@ -193,7 +171,7 @@ impl entities_grpc::EntityService for EntityService {
         mut requests: RequestStream<CreateEntityRequest>,
         mut sink: ClientStreamingSink<CreateEntitiesResponse>,
     ) {
-        let start = self.begin(&ctx, "CreateEntities");
+        let start = self.begin(&ctx, &CREATE_ENTITIES);
         sink.set_headers(start.headers);
         let scope = start.scope;
         let admitted = start.admitted;
@@ -221,44 +199,27 @@ impl entities_grpc::EntityService for EntityService {
     fn lookup_entities(
         &mut self,
         ctx: RpcContext,
-        mut requests: RequestStream<GetEntityRequest>,
+        requests: RequestStream<GetEntityRequest>,
         mut sink: DuplexSink<LookupEntityResponse>,
     ) {
-        let start = self.begin(&ctx, "LookupEntities");
+        let start = self.begin(&ctx, &LOOKUP_ENTITIES);
         sink.set_headers(start.headers);
         let scope = start.scope;
         let admitted = start.admitted;
         let entities = self.entities.clone();
         spawn_guarded(&ctx, scope.method, async move {
-            if let Err(status) = admitted {
-                scope.finish(status.code);
-                let _ = sink.fail(status.into()).await;
-                return;
-            }
-            let code = loop {
-                let request = match requests.try_next().await {
-                    Ok(Some(request)) => request,
-                    Ok(None) => break RpcStatusCode::OK,
-                    Err(_) => break RpcStatusCode::CANCELLED,
-                };
-                let answer = guarded(|| Ok(lookup_response(&entities, request.id)));
-                let answer = match answer {
-                    Ok(answer) => answer,
-                    Err(status) => {
-                        scope.finish(status.code);
-                        let _ = sink.fail(status.into()).await;
-                        return;
-                    }
-                };
-                // Flushed at once: the answer goes out before the next request arrives.
-                if sink.send((answer, WriteFlags::default())).await.is_err() {
-                    break RpcStatusCode::CANCELLED;
+            let code = match admitted {
+                Ok(()) => {
+                    answer_each(requests, sink, |request| {
+                        guarded(|| Ok(lookup_response(&entities, request.id)))
+                    })
+                    .await
                 }
-            };
-            let code = if code == RpcStatusCode::OK && sink.close().await.is_err() {
-                RpcStatusCode::CANCELLED
-            } else {
-                code
+                Err(status) => {
+                    let code = status.code;
+                    let _ = sink.fail(status.into()).await;
+                    code
+                }
             };
             scope.finish(code);
         });

@@ -3,8 +3,10 @@
 //! blocking gRPC client (`--backend grpc`) or straight from the store
 //! (`--backend direct`).
 
+use std::sync::Arc;
+
 use crate::entities::Entities;
-use crate::grpc::{BlockingClient, CallMetadata};
+use crate::grpc::{BlockingClient, CallMetadata, HealthState};
 use crate::status::Status;
 use crate::store::Entity;
 
@@ -21,6 +23,8 @@ pub trait Backend: Send + Sync {
     ) -> Result<Entity, Status>;
     /// ListEntities with a bounded limit.
     fn list(&self, start_id: i64, limit: u32, call: CallMetadata) -> Result<Vec<Entity>, Status>;
+    /// Ok when the store behind this backend is serving.
+    fn health(&self, call: CallMetadata) -> Result<(), Status>;
 }
 
 /// Through the gRPC server, with a blocking client on one shared channel.
@@ -52,17 +56,22 @@ impl Backend for GrpcBackend {
     fn list(&self, start_id: i64, limit: u32, call: CallMetadata) -> Result<Vec<Entity>, Status> {
         self.client.list(start_id, limit, call)
     }
+
+    fn health(&self, call: CallMetadata) -> Result<(), Status> {
+        self.client.check_health(call)
+    }
 }
 
 /// Straight to the shared store, no gRPC hop.
 pub struct DirectBackend {
     entities: Entities,
+    health: Arc<HealthState>,
 }
 
 impl DirectBackend {
-    /// A backend over these entities.
-    pub fn new(entities: Entities) -> Self {
-        Self { entities }
+    /// A backend over these entities, serving while `health` says so.
+    pub fn new(entities: Entities, health: Arc<HealthState>) -> Self {
+        Self { entities, health }
     }
 }
 
@@ -89,5 +98,16 @@ impl Backend for DirectBackend {
             .iter()
             .map(|e| (**e).clone())
             .collect())
+    }
+
+    fn health(&self, _call: CallMetadata) -> Result<(), Status> {
+        if self.health.is_serving() {
+            Ok(())
+        } else {
+            Err(Status::new(
+                grpcio::RpcStatusCode::UNAVAILABLE,
+                "the service is stopping",
+            ))
+        }
     }
 }

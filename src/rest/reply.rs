@@ -6,12 +6,14 @@ use serde::Serialize;
 use crate::status::{http_status, Status};
 use crate::store::Entity;
 
-/// An HTTP answer before it is written: status, extra headers, JSON body.
+/// An HTTP answer before it is written: status, extra headers, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// `application/json` for everything but `/metrics`.
+    pub content_type: &'static str,
 }
 
 #[derive(Serialize)]
@@ -38,6 +40,17 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+            content_type: "application/json",
+        }
+    }
+
+    /// A plain-text body (the Prometheus exposition format).
+    pub fn text(status: u16, body: String, content_type: &'static str) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.into_bytes(),
+            content_type,
         }
     }
 

@@ -10,6 +10,8 @@ use super::backend::Backend;
 use super::reply::Reply;
 use crate::auth::Auth;
 use crate::grpc::CallMetadata;
+use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// Default and largest `limit` for `GET /entities`.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
@@ -62,6 +64,10 @@ pub enum Route<'a> {
     Root,
     /// `/{id}` (seed alias of `/entities/{id}`)
     RootEntity(&'a str),
+    /// `/healthz`, open without a token
+    Healthz,
+    /// `/metrics`, open without a token
+    Metrics,
     Unknown,
 }
 
@@ -71,6 +77,8 @@ impl<'a> Route<'a> {
         match path {
             "/" => Route::Root,
             "/entities" => Route::Entities,
+            "/healthz" => Route::Healthz,
+            "/metrics" => Route::Metrics,
             _ => {
                 if let Some(id) = path.strip_prefix("/entities/") {
                     if !id.is_empty() && !id.contains('/') {
@@ -93,8 +101,15 @@ impl<'a> Route<'a> {
             Route::Entity(_) => "/entities/{id}",
             Route::Root => "/",
             Route::RootEntity(_) => "/{id}",
+            Route::Healthz => "/healthz",
+            Route::Metrics => "/metrics",
             Route::Unknown => "unknown",
         }
+    }
+
+    /// Whether the route is open without a token.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Route::Healthz | Route::Metrics)
     }
 }
 
@@ -112,23 +127,39 @@ pub struct Gateway {
     backend: Arc<dyn Backend>,
     auth: Auth,
     max_body_bytes: usize,
+    metrics: Arc<Metrics>,
+    /// This process's store, for the gauges of `/metrics`.
+    store: Arc<Store>,
 }
 
 impl Gateway {
     /// Handlers over this backend.
-    pub fn new(backend: Arc<dyn Backend>, auth: Auth, max_body_bytes: usize) -> Self {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        auth: Auth,
+        max_body_bytes: usize,
+        metrics: Arc<Metrics>,
+        store: Arc<Store>,
+    ) -> Self {
         Self {
             backend,
             auth,
             max_body_bytes,
+            metrics,
+            store,
         }
+    }
+
+    /// Where request metrics go.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Answers one request. The token is checked before anything else.
     pub fn handle(&self, incoming: &Incoming, body: &mut dyn BodySource) -> Reply {
         let (path, query) = incoming.url.split_once('?').unwrap_or((incoming.url, ""));
         let route = Route::of(path);
-        if !self.auth.allows(incoming.authorization.map(str::as_bytes)) {
+        if !route.is_open() && !self.auth.allows(incoming.authorization.map(str::as_bytes)) {
             return Reply::error(401, "missing or invalid bearer token")
                 .with_header("WWW-Authenticate", "Bearer".to_string());
         }
@@ -144,7 +175,24 @@ impl Gateway {
             (Route::Entities, _) => Reply::method_not_allowed("GET, POST"),
             (Route::Root, _) => Reply::method_not_allowed("POST"),
             (Route::Entity(_) | Route::RootEntity(_), _) => Reply::method_not_allowed("GET"),
+            (Route::Healthz, "GET" | "HEAD") => self.healthz(call),
+            (Route::Metrics, "GET" | "HEAD") => Reply::text(
+                200,
+                self.metrics.render(&self.store),
+                "text/plain; version=0.0.4",
+            ),
+            (Route::Healthz | Route::Metrics, _) => Reply::method_not_allowed("GET"),
             (Route::Unknown, _) => Reply::error(404, format!("no route for {path}")),
+        }
+    }
+
+    fn healthz(&self, call: CallMetadata) -> Reply {
+        match self.backend.health(call) {
+            Ok(()) => Reply::json(200, &serde_json::json!({ "status": "SERVING" })),
+            Err(status) => Reply::json(
+                503,
+                &serde_json::json!({ "status": "NOT_SERVING", "error": status.to_string() }),
+            ),
         }
     }
 

@@ -251,6 +251,9 @@ impl Shared {
         if let Err(error) = request.respond(into_response(reply, &request_id)) {
             log::debug!("response not delivered: {error}");
         }
+        self.gateway
+            .metrics()
+            .observe_http(&method, route, status, started.elapsed());
         log::info!(
             target: "access",
             "http method={method} route={route} status={status} latency_us={} request_id={request_id}",
@@ -274,7 +277,7 @@ fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io:
             response.add_header(header);
         }
     };
-    add("Content-Type", "application/json");
+    add("Content-Type", reply.content_type);
     add("X-Request-Id", request_id);
     for (name, value) in &reply.headers {
         add(name, value);
