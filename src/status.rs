@@ -79,7 +79,8 @@ impl From<grpcio::Error> for Status {
     /// for failures that never reached a status.
     fn from(error: grpcio::Error) -> Self {
         match error {
-            grpcio::Error::RpcFailure(status) => {
+            // A send on a call that already ended carries the call's status.
+            grpcio::Error::RpcFailure(status) | grpcio::Error::RpcFinished(Some(status)) => {
                 Self::new(status.code(), status.message().to_string())
             }
             grpcio::Error::RemoteStopped | grpcio::Error::QueueShutdown => {

@@ -166,7 +166,8 @@ pub fn spawn_guarded(
     }));
 }
 
-/// Sends a unary call's result, then logs and counts the call.
+/// Logs and counts a unary call, then sends its result (counted first, so
+/// a client that scrapes metrics right after its answer sees its call).
 pub fn reply_unary<T: Send + 'static>(
     ctx: &RpcContext,
     scope: CallScope,
@@ -175,10 +176,10 @@ pub fn reply_unary<T: Send + 'static>(
 ) {
     let method = scope.method;
     spawn_guarded(ctx, method, async move {
-        let code = match &result {
+        scope.finish(match &result {
             Ok(_) => RpcStatusCode::OK,
             Err(status) => status.code,
-        };
+        });
         let sent = match result {
             Ok(reply) => sink.success(reply).await,
             Err(status) => sink.fail(status.into()).await,
@@ -186,7 +187,6 @@ pub fn reply_unary<T: Send + 'static>(
         if let Err(error) = sent {
             log::debug!("{}: reply not delivered: {error}", method.name);
         }
-        scope.finish(code);
     });
 }
 

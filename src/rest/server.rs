@@ -248,12 +248,14 @@ impl Shared {
             Reply::error(500, "internal error")
         });
         let status = reply.status;
-        if let Err(error) = request.respond(into_response(reply, &request_id)) {
-            log::debug!("response not delivered: {error}");
-        }
+        // Counted before the answer leaves, so a client that reads /metrics
+        // right after its answer always sees its own request counted.
         self.gateway
             .metrics()
             .observe_http(&method, route, status, started.elapsed());
+        if let Err(error) = request.respond(into_response(reply, &request_id)) {
+            log::debug!("response not delivered: {error}");
+        }
         log::info!(
             target: "access",
             "http method={method} route={route} status={status} latency_us={} request_id={request_id}",
