@@ -59,6 +59,7 @@ pub struct Running {
 impl Service {
     /// Binds both listeners and starts serving.
     pub fn start(config: &Config) -> Result<Running, StartError> {
+        raise_open_file_limit();
         let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
         let http_bind = parse_addr("REST", &config.http_addr)?;
         let store = Arc::new(Store::new());
@@ -176,6 +177,28 @@ impl Running {
     /// The shared store (for tests and tools in this process).
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: tiny_http uses two
+/// descriptors per connection, so the usual soft limit of 1024 would cap the
+/// REST side at about 500 connections.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max
+        {
+            return;
+        }
+        let soft = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            log::debug!("open file limit raised from {soft} to {}", limit.rlim_max);
+        }
     }
 }
 

@@ -25,6 +25,10 @@ use super::reply::Reply;
 use super::routes::{BodyError, BodySource, Gateway, Incoming, Route};
 use crate::request_id;
 
+/// Largest request head (request line and headers) answered normally;
+/// larger ones get 431.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// Settings for the REST listener.
 #[derive(Clone, Debug)]
 pub struct RestServerOptions {
@@ -221,32 +225,29 @@ impl Shared {
         lock(&self.draining).retain(|g| g.id != old.id);
     }
 
-    /// Answers one request; a panic becomes a 500 for this request only.
+    /// Answers one request and logs it.
     fn serve(&self, mut request: tiny_http::Request) {
         let started = Instant::now();
         let request_id =
             request_id::accept_or_generate(header(&request, "X-Request-Id").map(str::as_bytes));
         let method = request.method().as_str().to_string();
         let url = request.url().to_string();
-        let authorization = header(&request, "Authorization").map(str::to_string);
         let route = Route::of(url.split('?').next().unwrap_or("")).pattern();
-        let reply = catch_unwind(AssertUnwindSafe(|| {
-            let incoming = Incoming {
-                method: &method,
-                url: &url,
-                authorization: authorization.as_deref(),
-                request_id: &request_id,
-            };
-            let mut body = RequestBody {
-                request: &mut request,
-                timeout: self.options.body_timeout,
-            };
-            self.gateway.handle(&incoming, &mut body)
-        }))
-        .unwrap_or_else(|_| {
-            log::error!("REST handler panicked on {method} {route}");
-            Reply::error(500, "internal error")
-        });
+        let head_bytes = method.len()
+            + url.len()
+            + request
+                .headers()
+                .iter()
+                .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+                .sum::<usize>();
+        let reply = if head_bytes > MAX_HEAD_BYTES {
+            Reply::error(
+                431,
+                format!("request head is larger than {MAX_HEAD_BYTES} bytes"),
+            )
+        } else {
+            self.answer(&mut request, &method, &url, &request_id, route)
+        };
         let status = reply.status;
         // Counted before the answer leaves, so a client that reads /metrics
         // right after its answer always sees its own request counted.
@@ -261,6 +262,37 @@ impl Shared {
             "http method={method} route={route} status={status} latency_us={} request_id={request_id}",
             started.elapsed().as_micros()
         );
+    }
+}
+
+impl Shared {
+    /// Runs the gateway on a request; a panic becomes a 500 for this request only.
+    fn answer(
+        &self,
+        request: &mut tiny_http::Request,
+        method: &str,
+        url: &str,
+        request_id: &str,
+        route: &str,
+    ) -> Reply {
+        let authorization = header(request, "Authorization").map(str::to_string);
+        catch_unwind(AssertUnwindSafe(|| {
+            let incoming = Incoming {
+                method,
+                url,
+                authorization: authorization.as_deref(),
+                request_id,
+            };
+            let mut body = RequestBody {
+                request,
+                timeout: self.options.body_timeout,
+            };
+            self.gateway.handle(&incoming, &mut body)
+        }))
+        .unwrap_or_else(|_| {
+            log::error!("REST handler panicked on {method} {route}");
+            Reply::error(500, "internal error")
+        })
     }
 }
 
