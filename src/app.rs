@@ -101,11 +101,10 @@ impl Service {
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&health))),
             BackendKind::Grpc => {
-                let target = config
-                    .grpc_upstream
-                    .clone()
-                    .unwrap_or_else(|| loopback_target(grpc_addr));
-                let channel = client::connect(&target, 1);
+                let channel = match &config.grpc_upstream {
+                    Some(target) => client::connect(target, 1),
+                    None => client::connect_in(grpc.env.clone(), &loopback_target(grpc_addr)),
+                };
                 Arc::new(GrpcBackend::new(BlockingClient::new(
                     channel,
                     config.deadline(),

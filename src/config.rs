@@ -42,7 +42,9 @@ pub struct Config {
     /// Idle keep-alive REST connections are closed after this many milliseconds.
     #[arg(long, env = "ENTITY_HTTP_IDLE_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_idle_timeout_ms: u64,
-    /// gRPC completion queues (threads) of the server (default: one per core).
+    /// gRPC completion queues (threads) of the server, shared with this
+    /// process's own client (default 1: on small machines more queues only
+    /// add thread switches).
     #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub grpc_completion_queues: Option<u16>,
     /// Largest gRPC message accepted, in bytes (larger: RESOURCE_EXHAUSTED).

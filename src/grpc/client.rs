@@ -35,7 +35,13 @@ pub fn connect(target: &str, completion_queues: usize) -> Channel {
             .name_prefix("grpc-client")
             .build(),
     );
+    connect_in(env, target)
+}
+
+/// Like [`connect`], on an existing environment (completion-queue threads).
+pub fn connect_in(env: Arc<grpcio::Environment>, target: &str) -> Channel {
     ChannelBuilder::new(env)
+        .optimize_for(grpcio::OptTarget::Latency)
         .initial_reconnect_backoff(Duration::from_millis(100))
         .max_reconnect_backoff(Duration::from_secs(1))
         .connect(target)

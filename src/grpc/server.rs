@@ -11,6 +11,8 @@ use crate::status::Status;
 /// A started gRPC server and the port it bound.
 pub struct GrpcServer {
     server: Server,
+    /// The completion-queue threads, shared with this process's own client.
+    pub env: Arc<grpcio::Environment>,
     /// The address it listens on, with the bound port.
     pub addr: std::net::SocketAddr,
 }
@@ -48,7 +50,7 @@ impl GrpcServer {
             .keepalive_time(options.keepalive_time)
             .keepalive_timeout(options.keepalive_timeout)
             .build_args();
-        let mut builder = ServerBuilder::new(env).channel_args(args);
+        let mut builder = ServerBuilder::new(env.clone()).channel_args(args);
         for service in services {
             builder = builder.register_service(service);
         }
@@ -66,7 +68,7 @@ impl GrpcServer {
         server.start();
         let mut addr = options.addr;
         addr.set_port(port);
-        Ok(Self { server, addr })
+        Ok(Self { server, env, addr })
     }
 
     /// Stops accepting calls, lets running calls finish for up to `grace`,
