@@ -54,7 +54,8 @@ Options:
 
 Environment: DURATION (s, default 30), CONNECTIONS (default 10).
 Writes bench/results/latest.md (the table, also printed on stdout),
-latest.json (raw figures) and latest.png (chart). Progress goes to stderr.
+latest.json (raw figures) and latest.png (chart); --smoke writes them under
+target/bench-smoke/ instead. Progress goes to stderr.
 Exit status: 0 when the benchmark ran (met targets or not), non-zero otherwise.
 EOF
 }
@@ -107,6 +108,7 @@ parse_args() {
         DURATION=1
         WARMUP=1
         ENTITIES=2000
+        RESULTS="$ROOT/target/bench-smoke" # a check, not results to keep
         ;;
     esac
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION wants whole seconds, got '$DURATION'"
