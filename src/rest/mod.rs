@@ -1,6 +1,7 @@
 //! The REST side: a tiny_http worker pool whose handlers reach entities
 //! through a [`Backend`], the gRPC client or the store itself.
 
+mod acceptor;
 pub mod backend;
 pub mod reply;
 pub mod routes;

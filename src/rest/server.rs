@@ -1,26 +1,23 @@
-//! The REST listener: a tiny_http server and a fixed pool of worker threads.
-//!
-//! tiny_http's accept thread ends on the first accept error (EMFILE,
-//! ECONNABORTED, or the accept timeout that SO_RCVTIMEO on the listener
-//! implies). We keep the listening socket ourselves and hand tiny_http a
-//! duplicate; when its accept thread dies, the first worker to notice starts
-//! a new tiny_http server (a new *generation*) on another duplicate, while a
-//! drainer thread keeps answering the old generation's open connections
-//! until they go idle. The listener never closes, so no connection is lost.
+//! The REST listener: a tiny_http server (see [`super::acceptor`]) and a
+//! fixed pool of worker threads that answer its requests.
 //!
 //! Socket options set on the listener are inherited by accepted sockets
 //! (Linux): TCP_NODELAY, and SO_RCVTIMEO / SO_SNDTIMEO = the idle timeout,
-//! which closes idle keep-alive connections and bounds each read or write.
+//! which closes idle keep-alive connections and bounds each read or write,
+//! so a client that trickles a request cannot hold a connection forever.
+//! Workers wait for requests with a short timeout, so they move to a new
+//! acceptor generation, and notice a stop, without being woken.
 
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::acceptor::Acceptor;
 use super::reply::Reply;
 use super::routes::{BodyError, BodySource, Gateway, Incoming, Route};
 use crate::request_id;
@@ -28,6 +25,14 @@ use crate::request_id;
 /// Largest request head (request line and headers) answered normally;
 /// larger ones get 431.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// How long a worker waits for a request before looking around again.
+const WORKER_POLL: Duration = Duration::from_millis(250);
+/// How often the supervisor checks that the accept queue drains.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
+/// Checks in a row with connections left in the accept queue before the
+/// acceptor is presumed dead (a live one empties it in microseconds).
+const WATCHDOG_STRIKES: u32 = 4;
 
 /// Settings for the REST listener.
 #[derive(Clone, Debug)]
@@ -43,23 +48,13 @@ pub struct RestServerOptions {
 /// A running REST listener.
 pub struct RestServer {
     shared: Arc<Shared>,
-    workers: Vec<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     /// The bound address.
     pub addr: SocketAddr,
 }
 
-struct Generation {
-    id: u64,
-    http: tiny_http::Server,
-}
-
 struct Shared {
-    /// Our own handle on the listening socket: tiny_http gets duplicates.
-    listener: TcpListener,
-    current: Mutex<Arc<Generation>>,
-    /// Old generations still answering their open connections.
-    draining: Mutex<Vec<Arc<Generation>>>,
-    next_generation: AtomicU64,
+    acceptor: Acceptor,
     stopping: AtomicBool,
     gateway: Gateway,
     options: RestServerOptions,
@@ -82,34 +77,34 @@ fn bind(options: &RestServerOptions) -> std::io::Result<TcpListener> {
 }
 
 impl RestServer {
-    /// Binds and starts the worker pool.
+    /// Binds and starts the worker pool and the supervisor.
     pub fn start(options: RestServerOptions, gateway: Gateway) -> std::io::Result<Self> {
         let listener = bind(&options)?;
         let addr = listener.local_addr()?;
-        let first = Arc::new(Generation {
-            id: 0,
-            http: new_http_server(&listener)?,
-        });
         let shared = Arc::new(Shared {
-            listener,
-            current: Mutex::new(first),
-            draining: Mutex::new(Vec::new()),
-            next_generation: AtomicU64::new(1),
+            acceptor: Acceptor::new(listener, options.idle_timeout)?,
             stopping: AtomicBool::new(false),
             gateway,
             options,
         });
-        let workers = (0..shared.options.threads.max(1))
-            .map(|i| {
-                let shared = Arc::clone(&shared);
+        let mut threads = Vec::new();
+        for i in 0..shared.options.threads.max(1) {
+            let worker = Arc::clone(&shared);
+            threads.push(
                 std::thread::Builder::new()
                     .name(format!("http-worker-{i}"))
-                    .spawn(move || shared.work())
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+                    .spawn(move || worker.work())?,
+            );
+        }
+        let supervisor = Arc::clone(&shared);
+        threads.push(
+            std::thread::Builder::new()
+                .name("http-supervisor".into())
+                .spawn(move || supervisor.supervise())?,
+        );
         Ok(Self {
             shared,
-            workers,
+            threads,
             addr,
         })
     }
@@ -118,111 +113,54 @@ impl RestServer {
     /// and returns once they have. Idle keep-alive connections do not delay it.
     pub fn stop(self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        let generations: Vec<Arc<Generation>> = {
-            let mut all = vec![self.shared.current()];
-            all.extend(lock(&self.shared.draining).iter().cloned());
-            all
-        };
-        for generation in &generations {
-            for _ in 0..self.workers.len() + 1 {
-                generation.http.unblock();
-            }
-        }
-        for worker in self.workers {
-            let _ = worker.join();
+        for thread in self.threads {
+            let _ = thread.join();
         }
     }
-}
-
-fn new_http_server(listener: &TcpListener) -> std::io::Result<tiny_http::Server> {
-    tiny_http::Server::from_listener(listener.try_clone()?, None)
-        .map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
-    fn current(&self) -> Arc<Generation> {
-        Arc::clone(&lock(&self.current))
+    fn running(&self) -> bool {
+        !self.stopping.load(Ordering::SeqCst)
     }
 
-    fn work(self: Arc<Self>) {
-        while !self.stopping.load(Ordering::SeqCst) {
-            let generation = self.current();
-            match generation.http.recv() {
-                Ok(request) => self.serve(request),
-                Err(_) if self.stopping.load(Ordering::SeqCst) => break,
-                Err(error) => self.replace_generation(&generation, error),
+    fn work(&self) {
+        while self.running() {
+            let generation = self.acceptor.current();
+            match generation.http.recv_timeout(WORKER_POLL) {
+                Ok(Some(request)) => self.serve(request),
+                Ok(None) => {}
+                Err(error) => self
+                    .acceptor
+                    .replace(&generation, &error.to_string(), &|| self.running()),
             }
         }
     }
 
-    /// Called when a generation's `recv` fails: either we were moved on to a
-    /// newer generation (nothing to do), or its accept thread died.
-    fn replace_generation(self: &Arc<Self>, dead: &Arc<Generation>, error: std::io::Error) {
-        let mut current = lock(&self.current);
-        if current.id != dead.id || error.to_string() == "thread unblocked" {
-            return;
-        }
-        match error.kind() {
-            std::io::ErrorKind::WouldBlock => {
-                log::debug!(
-                    "REST accept idle for {:?}; re-arming",
-                    self.options.idle_timeout
-                )
-            }
-            _ => log::warn!("REST accept failed ({error}); starting a new acceptor"),
-        }
-        let mut backoff = Duration::from_millis(10);
-        let http = loop {
-            match new_http_server(&self.listener) {
-                Ok(http) => break http,
-                Err(error) if !self.stopping.load(Ordering::SeqCst) => {
-                    log::warn!(
-                        "cannot restart the REST acceptor yet ({error}); retrying in {backoff:?}"
-                    );
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-                Err(_) => return,
-            }
-        };
-        *current = Arc::new(Generation {
-            id: self.next_generation.fetch_add(1, Ordering::Relaxed),
-            http,
-        });
-        drop(current);
-        lock(&self.draining).push(Arc::clone(dead));
-        // Wake the workers still waiting on the old queue so they move on.
-        for _ in 0..self.options.threads {
-            dead.http.unblock();
-        }
-        let shared = Arc::clone(self);
-        let old = Arc::clone(dead);
-        let spawned = std::thread::Builder::new()
-            .name("http-drain".into())
-            .spawn(move || shared.drain(old));
-        if let Err(error) = spawned {
-            log::error!("cannot start a drainer for old REST connections: {error}");
-        }
-    }
-
-    /// Answers an old generation's connections until none has sent a request
-    /// for a whole idle timeout (by then the socket timeouts have closed them).
-    fn drain(&self, old: Arc<Generation>) {
-        let quiet_limit = self.options.idle_timeout + Duration::from_secs(1);
-        let mut last_request = Instant::now();
-        while !self.stopping.load(Ordering::SeqCst) && last_request.elapsed() < quiet_limit {
-            if let Ok(Some(request)) = old.http.recv_timeout(Duration::from_millis(500)) {
-                last_request = Instant::now();
+    /// Answers requests from retired generations' connections, and replaces
+    /// an acceptor that died without a word (its accept queue stops draining).
+    fn supervise(&self) {
+        let mut strikes = 0;
+        let mut last_check = Instant::now();
+        while self.running() {
+            if let Some(request) = self.acceptor.next_retired_request(WATCHDOG_PERIOD) {
                 self.serve(request);
             }
+            if last_check.elapsed() < WATCHDOG_PERIOD {
+                continue;
+            }
+            last_check = Instant::now();
+            strikes = match self.acceptor.accept_queue() {
+                Some(waiting) if waiting > 0 => strikes + 1,
+                _ => 0,
+            };
+            if strikes >= WATCHDOG_STRIKES {
+                strikes = 0;
+                let stalled = self.acceptor.current();
+                self.acceptor
+                    .replace(&stalled, "accept queue not drained", &|| self.running());
+            }
         }
-        lock(&self.draining).retain(|g| g.id != old.id);
     }
 
     /// Answers one request and logs it.
@@ -349,7 +287,13 @@ impl BodySource for RequestBody<'_> {
                 _ => BodyError::Io(e.to_string()),
             })?;
             if read == 0 {
-                return Ok(body);
+                return match self.request.body_length() {
+                    Some(declared) if body.len() < declared => Err(BodyError::Io(format!(
+                        "the body ended after {} of its {declared} bytes",
+                        body.len()
+                    ))),
+                    _ => Ok(body),
+                };
             }
             if body.len() + read > limit {
                 discard_rest(reader, limit);
