@@ -4,13 +4,15 @@
 //! Lock discipline: the store lock guards a `Vec` and the list of watchers and
 //! nothing else. While it is held we only index, push an `Arc`, and
 //! `try_send` an `Arc` to each watcher: no I/O, no blocking send, no
-//! serialization, no string building. Validation happens before the lock is
-//! taken, so a rejected create never uses up an id.
+//! serialization, no string building; watchers' tasks are woken after it is
+//! released. Validation happens before the lock is taken, so a rejected
+//! create never uses up an id.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use futures_util::task::AtomicWaker;
 
 use crate::validation::NewEntity;
 
@@ -47,6 +49,8 @@ struct Inner {
 struct WatchSender {
     feed: Sender<Arc<Entity>>,
     overflowed: Arc<AtomicBool>,
+    /// Wakes the watch's task when something is offered or the feed ends.
+    waker: Arc<AtomicWaker>,
 }
 
 /// Why a watch could not be opened.
@@ -68,6 +72,9 @@ pub struct Watch {
     /// Set when this watcher fell more than [`WATCH_BUFFER`] entities behind
     /// and was cut off (its feed then reports disconnection).
     pub overflowed: Arc<AtomicBool>,
+    /// Woken whenever the feed gets an entity, overflows or ends, so an
+    /// async task can wait on the (blocking) crossbeam feed.
+    pub waker: Arc<AtomicWaker>,
 }
 
 impl Store {
@@ -94,7 +101,17 @@ impl Store {
             description,
         });
         inner.entities.push(Arc::clone(&entity));
-        inner.watchers.retain(|watcher| watcher.offer(&entity));
+        // Wake-ups go out after the lock is released: waking a task is a
+        // call into the gRPC core.
+        let mut to_wake = Vec::with_capacity(inner.watchers.len());
+        inner.watchers.retain(|watcher| {
+            to_wake.push(Arc::clone(&watcher.waker));
+            watcher.offer(&entity)
+        });
+        drop(inner);
+        for waker in to_wake {
+            waker.wake();
+        }
         entity
     }
 
@@ -140,6 +157,7 @@ impl Store {
     pub fn watch(&self, after_id: i64) -> Result<Watch, WatchError> {
         let (feed_tx, feed_rx) = crossbeam_channel::bounded(WATCH_BUFFER);
         let overflowed = Arc::new(AtomicBool::new(false));
+        let waker = Arc::new(AtomicWaker::new());
         let mut inner = self.lock();
         if inner.closed {
             return Err(WatchError::Closed);
@@ -151,12 +169,14 @@ impl Store {
         inner.watchers.push(WatchSender {
             feed: feed_tx,
             overflowed: Arc::clone(&overflowed),
+            waker: Arc::clone(&waker),
         });
         Ok(Watch {
             replay_from: after_id.max(0).saturating_add(1),
             replay_to: inner.entities.len() as i64,
             feed: feed_rx,
             overflowed,
+            waker,
         })
     }
 
@@ -164,7 +184,13 @@ impl Store {
     pub fn close_watches(&self) {
         let mut inner = self.lock();
         inner.closed = true;
-        inner.watchers.clear();
+        let closed: Vec<WatchSender> = inner.watchers.drain(..).collect();
+        drop(inner);
+        for watcher in closed {
+            let waker = Arc::clone(&watcher.waker);
+            drop(watcher); // disconnects the feed before the wake-up
+            waker.wake();
+        }
     }
 }
 

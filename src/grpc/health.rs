@@ -188,14 +188,13 @@ fn watch_status(
     let Some(changes) = state.subscribe() else {
         return sink.close();
     };
-    let never = || false;
     let mut last = None;
     loop {
         let now = state
             .status(service)
             .unwrap_or(ServingStatus::SERVICE_UNKNOWN);
         if last != Some(now) {
-            if sink.send(response(now), &never).is_err() {
+            if sink.send(response(now)).is_err() {
                 return RpcStatusCode::CANCELLED;
             }
             last = Some(now);

@@ -154,7 +154,7 @@ impl entities_grpc::EntityService for EntityService {
         match opened {
             Ok(opened) => {
                 let store = self.entities.store().clone();
-                watch::spawn(store, opened, sink, scope);
+                watch::spawn(&ctx, store, opened, sink, scope);
             }
             Err(status) => {
                 spawn_guarded(&ctx, scope.method, async move {

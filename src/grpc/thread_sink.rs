@@ -1,29 +1,24 @@
 //! Drives a grpcio server-streaming sink from a plain OS thread, for streams
-//! that wait on something other than the completion queue (the watch feed,
-//! health changes). Every wait is a crossbeam `select!` on the call's own
-//! wake-ups, so the thread learns at once when the client cancels or the
-//! deadline passes, without polling and without a send.
+//! that wait on a crossbeam channel (health changes). Every wait is a
+//! crossbeam `select!` on the call's own wake-ups, so the thread learns at
+//! once when the client cancels or the deadline passes, without polling and
+//! without a send.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use futures_util::Sink;
-use grpcio::{RpcStatus, RpcStatusCode, ServerStreamingSink, WriteFlags};
+use grpcio::{RpcStatusCode, ServerStreamingSink, WriteFlags};
 
-/// How often a blocked send asks whether to give up.
-const GIVE_UP_CHECK: Duration = Duration::from_millis(100);
+/// Longest wait between looks at the sink (a safety net for lost wake-ups).
+const RECHECK: Duration = Duration::from_millis(100);
 
-/// Why a send did not happen.
+/// The client cancelled, its deadline passed, or the call otherwise ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SendError {
-    /// The client cancelled, its deadline passed, or the call otherwise ended.
-    CallGone,
-    /// The caller's give-up condition became true while the send was blocked.
-    GaveUp,
-}
+pub struct CallGone;
 
 /// Wakes the driving thread through a channel.
 struct WakeSignal(Sender<()>);
@@ -67,38 +62,34 @@ impl<T> ThreadSink<T> {
     }
 
     /// Whether the call is still alive; also arms the wake-up for its end.
-    pub fn check_call(&mut self) -> Result<(), SendError> {
+    pub fn check_call(&mut self) -> Result<(), CallGone> {
         match self.poll(|sink, cx| sink.poll_flush(cx)) {
-            Poll::Ready(Err(_)) => Err(SendError::CallGone),
+            Poll::Ready(Err(_)) => Err(CallGone),
             _ => Ok(()),
         }
     }
 
-    fn wait(&self, give_up: &dyn Fn() -> bool) -> Result<(), SendError> {
-        select! {
-            recv(self.woken) -> _ => Ok(()),
-            default(GIVE_UP_CHECK) => if give_up() { Err(SendError::GaveUp) } else { Ok(()) },
-        }
-    }
-
-    /// Sends one message and waits until the transport took it, giving up
-    /// if `give_up()` turns true meanwhile (e.g. the client stopped reading).
-    pub fn send(&mut self, message: T, give_up: &dyn Fn() -> bool) -> Result<(), SendError> {
+    /// Sends one message and waits until the transport took it.
+    pub fn send(&mut self, message: T) -> Result<(), CallGone> {
         loop {
             match self.poll(|sink, cx| sink.poll_ready(cx)) {
                 Poll::Ready(Ok(())) => break,
-                Poll::Ready(Err(_)) => return Err(SendError::CallGone),
-                Poll::Pending => self.wait(give_up)?,
+                Poll::Ready(Err(_)) => return Err(CallGone),
+                Poll::Pending => {
+                    let _ = self.woken.recv_timeout(RECHECK);
+                }
             }
         }
         Pin::new(&mut self.sink)
             .start_send((message, WriteFlags::default()))
-            .map_err(|_| SendError::CallGone)?;
+            .map_err(|_| CallGone)?;
         loop {
             match self.poll(|sink, cx| sink.poll_flush(cx)) {
                 Poll::Ready(Ok(())) => return Ok(()),
-                Poll::Ready(Err(_)) => return Err(SendError::CallGone),
-                Poll::Pending => self.wait(give_up)?,
+                Poll::Ready(Err(_)) => return Err(CallGone),
+                Poll::Pending => {
+                    let _ = self.woken.recv_timeout(RECHECK);
+                }
             }
         }
     }
@@ -110,16 +101,9 @@ impl<T> ThreadSink<T> {
                 Poll::Ready(Ok(())) => return RpcStatusCode::OK,
                 Poll::Ready(Err(_)) => return RpcStatusCode::CANCELLED,
                 Poll::Pending => {
-                    let _ = self.woken.recv_timeout(GIVE_UP_CHECK);
+                    let _ = self.woken.recv_timeout(RECHECK);
                 }
             }
         }
-    }
-
-    /// Ends the stream with this status.
-    pub fn fail(self, status: RpcStatus) -> RpcStatusCode {
-        let code = status.code();
-        let _ = futures_executor::block_on(self.sink.fail(status));
-        code
     }
 }
