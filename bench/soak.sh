@@ -111,7 +111,7 @@ wait "${pids[1]}" "${pids[2]}" "${pids[3]}" "${pids[4]}" 2>/dev/null || true
 
 # Every created id must be readable, in order, with no gap.
 count=$(curl -s "http://$http/metrics" | awk '$1 == "entities" {print $2}')
-listed=$("$bin" client --addr "$grpc" --json list | wc -l)
+listed=$("$bin" client --addr "$grpc" --deadline-ms 600000 --json list | wc -l)
 last_id=$("$bin" client --addr "$grpc" --json list --start-id "$count" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 end_rss=$(rss)
 
