@@ -153,23 +153,9 @@ async fn half_close<T>(sink: &mut grpcio::StreamingCallSink<T>) {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn wait_for_watchers(service: &Running, count: usize) {
     assert!(
-        wait_until(Duration::from_secs(2), || service.store().watcher_count()
+        common::wait_until(Duration::from_secs(2), || service.store().watcher_count()
             == count),
         "expected {count} open watcher(s), have {}",
         service.store().watcher_count()
@@ -638,7 +624,7 @@ fn cancelled_watch_frees_its_watcher_promptly_without_a_create() {
     wait_for_watchers(&service, 1);
 
     stream.cancel();
-    let freed = wait_until(Duration::from_secs(2), || {
+    let freed = common::wait_until(Duration::from_secs(2), || {
         service.store().watcher_count() == 0
     });
     assert!(
@@ -667,7 +653,7 @@ fn dropped_watch_stream_frees_its_watcher_promptly_without_a_create() {
     wait_for_watchers(&service, 1);
 
     drop(stream);
-    let freed = wait_until(Duration::from_secs(2), || {
+    let freed = common::wait_until(Duration::from_secs(2), || {
         service.store().watcher_count() == 0
     });
     assert!(
@@ -737,7 +723,7 @@ fn slow_watcher_falling_more_than_1024_behind_gets_resource_exhausted() {
     }
     eprintln!("stopped flooding after {created} entities");
     assert!(
-        wait_until(Duration::from_secs(2), || service.store().watcher_count()
+        common::wait_until(Duration::from_secs(2), || service.store().watcher_count()
             == 0),
         "watcher not cut off after {created} entities were created while it read nothing"
     );
@@ -895,7 +881,7 @@ fn create_entities_cancelled_midway_keeps_what_was_created() {
         }
     });
     assert!(
-        wait_until(Duration::from_secs(2), || service.store().len() == 3),
+        common::wait_until(Duration::from_secs(2), || service.store().len() == 3),
         "the server should create each entity as it arrives (have {})",
         service.store().len()
     );

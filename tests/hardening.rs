@@ -57,20 +57,6 @@ fn raise_open_file_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// Polls `condition` every 10 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Stops a service, failing the test if that takes longer than `limit`
 /// (the stop then goes on in a leaked thread).
 #[track_caller]
@@ -1059,22 +1045,7 @@ fn start_binary_with_nofile(nofile: u64, extra: &[&str]) -> (ChildGuard, SocketA
     let stdout = child.stdout.take().unwrap();
     let mut guard = ChildGuard { child, log };
     let mut lines = BufReader::new(stdout).lines();
-    let mut next_line = || match lines.next() {
-        Some(Ok(line)) => line,
-        _ => panic!("the binary did not announce its ports"),
-    };
-    let rest_line = next_line();
-    let grpc_line = next_line();
-    let http: SocketAddr = rest_line
-        .strip_prefix("REST listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {rest_line:?}"))
-        .parse()
-        .unwrap();
-    let grpc: SocketAddr = grpc_line
-        .strip_prefix("gRPC listening on ")
-        .unwrap_or_else(|| panic!("unexpected second line {grpc_line:?}"))
-        .parse()
-        .unwrap();
+    let (http, grpc) = common::read_announced_addrs(&mut lines);
     assert!(guard.alive());
     (guard, http, grpc)
 }
@@ -1218,7 +1189,7 @@ fn rest_and_grpc_recover_after_the_server_runs_out_of_file_descriptors(wanted: E
     // Fresh REST requests succeed again within a few seconds.
     let freed_at = Instant::now();
     let mut last_status = None;
-    let recovered = wait_until(Duration::from_secs(5), || {
+    let recovered = common::wait_until(Duration::from_secs(5), || {
         last_status = quick_get(http, "/healthz", Duration::from_millis(1000));
         last_status == Some(200)
     });
@@ -1248,7 +1219,7 @@ fn rest_and_grpc_recover_after_the_server_runs_out_of_file_descriptors(wanted: E
     assert_eq!(entity.name, "after");
     let fresh = separate_grpc_client(grpc);
     let mut answered = None;
-    let grpc_recovered = wait_until(Duration::from_secs(5), || {
+    let grpc_recovered = common::wait_until(Duration::from_secs(5), || {
         answered = Some(fresh.get_entity_opt(&get_request(1), grpc_opt()));
         matches!(answered, Some(Ok(_)))
     });
@@ -1384,7 +1355,7 @@ fn a_watcher_that_does_not_read_does_not_slow_10k_creates_and_is_cut_off_with_re
     let running = common::spawn();
     let (_slow_client, mut slow) = open_watch(&running);
     assert!(
-        wait_until(Duration::from_secs(3), || running.store().watcher_count()
+        common::wait_until(Duration::from_secs(3), || running.store().watcher_count()
             == 1),
         "the watch did not register"
     );
@@ -1399,7 +1370,7 @@ fn a_watcher_that_does_not_read_does_not_slow_10k_creates_and_is_cut_off_with_re
 
     // Dropped from the feed as soon as it fell behind.
     assert!(
-        wait_until(Duration::from_secs(2), || running.store().watcher_count()
+        common::wait_until(Duration::from_secs(2), || running.store().watcher_count()
             == 0),
         "the stuck watcher is still registered: {} watchers",
         running.store().watcher_count()
@@ -1449,7 +1420,7 @@ fn a_reading_watcher_receives_all_10k_concurrent_creates_in_order_beside_a_stuck
     let (_slow_client, slow) = open_watch(&running);
     let (_reading_client, reading) = open_watch(&running);
     assert!(
-        wait_until(Duration::from_secs(3), || running.store().watcher_count()
+        common::wait_until(Duration::from_secs(3), || running.store().watcher_count()
             == 2),
         "expected 2 open watchers, have {}",
         running.store().watcher_count()
@@ -1493,7 +1464,7 @@ fn a_reading_watcher_receives_all_10k_concurrent_creates_in_order_beside_a_stuck
     drop(reading);
     drop(slow);
     assert!(
-        wait_until(Duration::from_secs(5), || running.store().watcher_count()
+        common::wait_until(Duration::from_secs(5), || running.store().watcher_count()
             == 0),
         "{} watcher(s) still registered after both streams ended",
         running.store().watcher_count()
@@ -1570,7 +1541,7 @@ fn the_gateway_answers_503_quickly_while_its_upstream_is_down_and_recovers_when_
     let upstream = start_upstream_on(port);
     let back_at = Instant::now();
     let mut last = None;
-    let recovered = wait_until(Duration::from_secs(5), || {
+    let recovered = common::wait_until(Duration::from_secs(5), || {
         let response = common::post(addr, "/entities", r#"{"name":"second life"}"#);
         let ok = response.status == 201;
         last = Some(response);

@@ -24,18 +24,7 @@ fn start_binary(extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
         .spawn()
         .expect("binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let rest_line = lines.next().unwrap().unwrap();
-    let grpc_line = lines.next().unwrap().unwrap();
-    let http: SocketAddr = rest_line
-        .strip_prefix("REST listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {rest_line:?}"))
-        .parse()
-        .unwrap();
-    let grpc: SocketAddr = grpc_line
-        .strip_prefix("gRPC listening on ")
-        .unwrap_or_else(|| panic!("unexpected second line {grpc_line:?}"))
-        .parse()
-        .unwrap();
+    let (http, grpc) = common::read_announced_addrs(&mut lines);
     (child, http, grpc)
 }
 

@@ -36,17 +36,6 @@ fn status_code(error: grpcio::Error) -> RpcStatusCode {
     }
 }
 
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    condition()
-}
-
 #[test]
 fn health_check_serves_known_names_and_rejects_unknown_ones() {
     let service = common::spawn();
@@ -236,19 +225,19 @@ fn metrics_watcher_gauge_returns_to_zero_after_a_cancel() {
         .collect();
     let gauge = || sample(&service.metrics_text(), "entity_watchers", &[]);
     assert!(
-        wait_until(Duration::from_secs(5), || gauge() == Some(2.0)),
+        common::wait_until(Duration::from_secs(5), || gauge() == Some(2.0)),
         "gauge {:?}",
         gauge()
     );
     watches[0].cancel();
     assert!(
-        wait_until(Duration::from_secs(3), || gauge() == Some(1.0)),
+        common::wait_until(Duration::from_secs(3), || gauge() == Some(1.0)),
         "gauge {:?}",
         gauge()
     );
     drop(watches);
     assert!(
-        wait_until(Duration::from_secs(3), || gauge() == Some(0.0)),
+        common::wait_until(Duration::from_secs(3), || gauge() == Some(0.0)),
         "gauge {:?}",
         gauge()
     );

@@ -55,6 +55,8 @@ pub struct RestServer {
 
 struct Shared {
     acceptor: Acceptor,
+    /// Where the supervisor connects to keep the acceptor from timing out.
+    heartbeat_addr: SocketAddr,
     stopping: AtomicBool,
     gateway: Gateway,
     options: RestServerOptions,
@@ -81,8 +83,18 @@ impl RestServer {
     pub fn start(options: RestServerOptions, gateway: Gateway) -> std::io::Result<Self> {
         let listener = bind(&options)?;
         let addr = listener.local_addr()?;
+        let heartbeat_addr = match addr.ip() {
+            ip if !ip.is_unspecified() => addr,
+            std::net::IpAddr::V4(_) => {
+                SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+            }
+            std::net::IpAddr::V6(_) => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+            }
+        };
         let shared = Arc::new(Shared {
             acceptor: Acceptor::new(listener, options.idle_timeout)?,
+            heartbeat_addr,
             stopping: AtomicBool::new(false),
             gateway,
             options,
@@ -137,14 +149,26 @@ impl Shared {
         }
     }
 
-    /// Answers requests from retired generations' connections, and replaces
-    /// an acceptor that died without a word (its accept queue stops draining).
+    /// Answers requests from retired generations' connections, keeps the
+    /// acceptor from timing out, and replaces an acceptor that died without a
+    /// word (its accept queue stops draining).
     fn supervise(&self) {
+        // The idle timeout on the listener also bounds each `accept`: a
+        // connection to ourselves every third of it keeps the acceptor (and
+        // the keep-alive connections it owns) in service while no client
+        // connects. Retirements then only follow real accept errors.
+        let heartbeat_every = self.options.idle_timeout / 3;
+        let tick = WATCHDOG_PERIOD.min(heartbeat_every);
         let mut strikes = 0;
         let mut last_check = Instant::now();
+        let mut last_heartbeat = Instant::now();
         while self.running() {
-            if let Some(request) = self.acceptor.next_retired_request(WATCHDOG_PERIOD) {
+            if let Some(request) = self.acceptor.next_retired_request(tick) {
                 self.serve(request);
+            }
+            if last_heartbeat.elapsed() >= heartbeat_every {
+                last_heartbeat = Instant::now();
+                let _ = std::net::TcpStream::connect_timeout(&self.heartbeat_addr, tick);
             }
             if last_check.elapsed() < WATCHDOG_PERIOD {
                 continue;

@@ -194,3 +194,41 @@ pub fn create_request(
     request.description = description.to_string();
     request
 }
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes; whether it held.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads the binary's two start-up lines (`REST listening on http://ADDR`,
+/// `gRPC listening on ADDR`) and returns (REST, gRPC) addresses.
+pub fn read_announced_addrs(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> (SocketAddr, SocketAddr) {
+    let mut next_line = || match lines.next() {
+        Some(Ok(line)) => line,
+        _ => panic!("the binary did not announce its ports"),
+    };
+    let rest_line = next_line();
+    let grpc_line = next_line();
+    let http = rest_line
+        .strip_prefix("REST listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {rest_line:?}"))
+        .parse()
+        .unwrap();
+    let grpc = grpc_line
+        .strip_prefix("gRPC listening on ")
+        .unwrap_or_else(|| panic!("unexpected second line {grpc_line:?}"))
+        .parse()
+        .unwrap();
+    (http, grpc)
+}
