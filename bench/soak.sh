@@ -56,10 +56,6 @@ request = function()
   end
   return wrk.format("GET", "/entities/1")
 end
-local bad = 0
-response = function(status, headers, body)
-  if status >= 300 then bad = bad + 1 end
-end
 done = function(summary, latency, requests)
   io.write(string.format("wrk: %d requests, %d errors (connect %d, read %d, write %d, timeout %d), p99 %.2f ms\n",
     summary.requests, summary.errors.status, summary.errors.connect, summary.errors.read,
@@ -83,12 +79,14 @@ end=$(( $(date +%s) + duration ))
   echo "$fails" >"$work/import.fails"
 ) &
 pids+=("$!")
-# Watches opening and closing: each runs 2 s (deadline), four at a time.
+# Watches opening and closing: each replays the last 100 entities, follows
+# live ones for 2 s (its deadline), four at a time.
 (
   fails=0
   while [ "$(date +%s)" -lt "$end" ]; do
+    stored=$(curl -s "http://$http/metrics" | awk '$1 == "entities" {print $2}')
     for _ in 1 2 3 4; do
-      "$bin" client --addr "$grpc" watch --after-id 0 --deadline-ms 2000 >/dev/null 2>"$work/watch.err" &
+      "$bin" client --addr "$grpc" watch --after-id $(( ${stored:-0} - 100 )) --deadline-ms 2000 >/dev/null 2>"$work/watch.err" &
     done
     for job in $(jobs -p); do
       wait "$job" || [ $? -eq 6 ] || fails=$((fails + 1))  # 6 = DEADLINE_EXCEEDED, the expected end
@@ -114,11 +112,14 @@ count=$(curl -s "http://$http/metrics" | awk '$1 == "entities" {print $2}')
 listed=$("$bin" client --addr "$grpc" --deadline-ms 600000 --json list | wc -l)
 last_id=$("$bin" client --addr "$grpc" --json list --start-id "$count" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
 end_rss=$(rss)
+curl -s "http://$http/metrics" | grep '^http_requests_total' | grep -v 'code="20[01]"' >"$work/non2xx" || true
 
 echo "== soak: $duration s"
 cat "$work/wrk" | grep '^wrk:' || cat "$work/wrk"
 echo "grpc load: $(cat "$work/load")"
 echo "import failures: $(cat "$work/import.fails" 2>/dev/null || echo '?'), watch failures: $(cat "$work/watch.fails" 2>/dev/null || echo '?')"
+sort "$work/import.err" 2>/dev/null | uniq -c | sort -rn | head -3 | sed 's/^/  import error: /'
+[ -s "$work/non2xx" ] && sed 's/^/  non-2xx: /' "$work/non2xx"
 echo "entities: $count stored, $listed listed, last id $last_id"
 echo "RSS: ${start_rss} KiB after 10 s, ${end_rss} KiB at the end; samples (s, KiB, entities):"
 column -t "$work/rss" | sed 's/^/  /'

@@ -908,3 +908,48 @@ fn client_lookup_answers_found_and_missing_ids_in_the_order_asked() {
     assert_human_entity_line(&service, lines[2], 2);
     service.stop();
 }
+
+#[test]
+fn client_health_prints_serving_and_exits_zero_and_names_unknown_services() {
+    let service = common::spawn();
+    let addr = service.grpc_addr.to_string();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_entity-service"))
+        .args(["client", "--addr", &addr, "health"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "SERVING");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_entity-service"))
+        .args([
+            "client",
+            "--addr",
+            &addr,
+            "--json",
+            "health",
+            "entities.v1.EntityService",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"{"status":"SERVING"}"#
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_entity-service"))
+        .args(["client", "--addr", &addr, "health", "no.Such"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: NOT_FOUND: "));
+    service.begin_stop();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_entity-service"))
+        .args(["client", "--addr", &addr, "health"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "NOT_SERVING"
+    );
+    service.stop();
+}

@@ -76,6 +76,12 @@ enum ClientCommand {
         #[arg(required = true)]
         ids: Vec<i64>,
     },
+    /// grpc.health.v1.Health/Check; exits 1 unless SERVING.
+    Health {
+        /// The service name to check ("" = the whole server).
+        #[arg(default_value = "")]
+        service: String,
+    },
 }
 
 /// Runs one client command; returns the process exit code.
@@ -88,7 +94,11 @@ pub fn run_client(args: ClientArgs) -> i32 {
             return 2;
         }
     };
-    let client = EntityServiceClient::new(super::channel(&args.addr));
+    let channel = super::channel(&args.addr);
+    if let ClientCommand::Health { service } = &args.command {
+        return health(channel, service, options, printer);
+    }
+    let client = EntityServiceClient::new(channel);
     let result = match args.command {
         ClientCommand::Get { id } => get(&client, id, options, printer),
         ClientCommand::Create { name, description } => {
@@ -98,6 +108,7 @@ pub fn run_client(args: ClientArgs) -> i32 {
         ClientCommand::Watch { after_id } => watch(&client, after_id, options, printer),
         ClientCommand::Import { file } => import(&client, &file, options, printer),
         ClientCommand::Lookup { ids } => lookup(&client, &ids, options, printer),
+        ClientCommand::Health { .. } => unreachable!("answered above"),
     };
     match result {
         Ok(()) => 0,
@@ -320,4 +331,23 @@ fn lookup(
         while answers.try_next().await?.is_some() {}
         Ok(())
     })
+}
+
+/// Health.Check: prints the status; exit 0 only when SERVING.
+fn health(channel: grpcio::Channel, service: &str, options: CallOption, printer: Printer) -> i32 {
+    use crate::proto::health::health_check_response::ServingStatus;
+    let client = crate::proto::health_grpc::HealthClient::new(channel);
+    let mut request = crate::proto::health::HealthCheckRequest::new();
+    request.service = service.to_string();
+    match client.check_opt(&request, options) {
+        Ok(reply) => {
+            let status = match reply.status.enum_value() {
+                Ok(status) => format!("{status:?}"),
+                Err(number) => format!("UNKNOWN({number})"),
+            };
+            printer.health(&status);
+            i32::from(reply.status.enum_value() != Ok(ServingStatus::SERVING))
+        }
+        Err(error) => report(&Status::from(error)),
+    }
 }

@@ -53,6 +53,15 @@ impl Printer {
         }
     }
 
+    /// A health status name, e.g. `SERVING`.
+    pub fn health(&self, status: &str) {
+        if self.json {
+            println!("{}", json!({ "status": status }));
+        } else {
+            println!("{status}");
+        }
+    }
+
     /// One lookup answer.
     pub fn lookup(&self, answer: &LookupEntityResponse) {
         if self.json {

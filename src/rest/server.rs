@@ -30,6 +30,8 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 const WORKER_POLL: Duration = Duration::from_millis(250);
 /// How often the supervisor checks that the accept queue drains.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
+/// Longest time between two heartbeat connections to our own listener.
+const HEARTBEAT_MAX_PERIOD: Duration = Duration::from_millis(100);
 /// Checks in a row with connections left in the accept queue before the
 /// acceptor is presumed dead (a live one empties it in microseconds).
 const WATCHDOG_STRIKES: u32 = 4;
@@ -153,11 +155,16 @@ impl Shared {
     /// acceptor from timing out, and replaces an acceptor that died without a
     /// word (its accept queue stops draining).
     fn supervise(&self) {
-        // The idle timeout on the listener also bounds each `accept`: a
-        // connection to ourselves every third of it keeps the acceptor (and
-        // the keep-alive connections it owns) in service while no client
-        // connects. Retirements then only follow real accept errors.
-        let heartbeat_every = self.options.idle_timeout / 3;
+        // A short connection to ourselves, often:
+        // - the idle timeout on the listener also bounds each `accept`; the
+        //   heartbeat keeps the acceptor (and the keep-alive connections it
+        //   owns) in service while no client connects, so retirements only
+        //   follow real accept errors;
+        // - tiny_http 0.12's connection pool can leave a new connection queued
+        //   behind busy ones (it counts a just-woken thread as idle); the
+        //   heartbeat's short task makes a pool thread free up and take it,
+        //   so such a connection waits at most one heartbeat.
+        let heartbeat_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
         let tick = WATCHDOG_PERIOD.min(heartbeat_every);
         let mut strikes = 0;
         let mut last_check = Instant::now();
