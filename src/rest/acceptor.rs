@@ -15,7 +15,7 @@
 //! socket itself never closes, so no connection is refused or lost.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ pub struct Acceptor {
     listener: TcpListener,
     current: Mutex<Arc<Generation>>,
     retired: Mutex<Vec<Retired>>,
+    /// How many retired generations there are (read without the lock).
+    retired_count: AtomicUsize,
     /// Serializes replacements (and holds their backoff).
     replacing: Mutex<Backoff>,
     next_id: AtomicU64,
@@ -77,6 +79,7 @@ impl Acceptor {
             listener,
             current: Mutex::new(Arc::new(first)),
             retired: Mutex::new(Vec::new()),
+            retired_count: AtomicUsize::new(0),
             replacing: Mutex::new(Backoff { pause: FIRST_PAUSE }),
             next_id: AtomicU64::new(1),
             idle_timeout,
@@ -131,35 +134,31 @@ impl Acceptor {
             started: Instant::now(),
         });
         let old = std::mem::replace(&mut *lock(&self.current), fresh);
-        lock(&self.retired).push(Retired {
+        let mut retired = lock(&self.retired);
+        retired.push(Retired {
             generation: old,
             last_request: Instant::now(),
         });
+        self.retired_count.store(retired.len(), Ordering::SeqCst);
     }
 
-    /// A request from a retired generation's connections, waiting up to
-    /// `wait` for one. Generations quiet for longer than the idle timeout are
-    /// let go.
-    pub fn next_retired_request(&self, wait: Duration) -> Option<tiny_http::Request> {
-        let deadline = Instant::now() + wait;
-        loop {
-            {
-                let mut retired = lock(&self.retired);
-                let quiet_limit = self.idle_timeout + Duration::from_secs(1);
-                retired.retain(|r| r.last_request.elapsed() < quiet_limit);
-                for entry in retired.iter_mut() {
-                    if let Ok(Some(request)) = entry.generation.http.try_recv() {
-                        entry.last_request = Instant::now();
-                        return Some(request);
-                    }
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(10)));
-        }
+    /// Whether any retired generation may still send requests.
+    pub fn has_retired(&self) -> bool {
+        self.retired_count.load(Ordering::SeqCst) > 0
+    }
+
+    /// A request waiting on a retired generation's connections, if any.
+    /// Generations quiet for longer than the idle timeout are let go.
+    pub fn try_retired_request(&self) -> Option<tiny_http::Request> {
+        let mut retired = lock(&self.retired);
+        let quiet_limit = self.idle_timeout + Duration::from_secs(1);
+        retired.retain(|r| r.last_request.elapsed() < quiet_limit);
+        self.retired_count.store(retired.len(), Ordering::SeqCst);
+        retired.iter_mut().find_map(|entry| {
+            let request = entry.generation.http.try_recv().ok().flatten()?;
+            entry.last_request = Instant::now();
+            Some(request)
+        })
     }
 
     /// Connections the kernel has accepted but the acceptor has not taken

@@ -28,13 +28,17 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// How long a worker waits for a request before looking around again.
 const WORKER_POLL: Duration = Duration::from_millis(250);
+/// The same while retired generations may still send requests (rare: only
+/// after accept errors), which workers then also answer.
+const WORKER_POLL_WITH_RETIRED: Duration = Duration::from_millis(2);
 /// How often the supervisor checks that the accept queue drains.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
 /// Longest time between two heartbeat connections to our own listener.
 const HEARTBEAT_MAX_PERIOD: Duration = Duration::from_millis(100);
-/// Checks in a row with connections left in the accept queue before the
-/// acceptor is presumed dead (a live one empties it in microseconds).
-const WATCHDOG_STRIKES: u32 = 4;
+/// Checks in a row in which the accept queue grew before the acceptor is
+/// presumed dead: a live one, however busy, keeps taking connections, while
+/// behind a dead one the heartbeats alone make the queue grow at every check.
+const WATCHDOG_STRIKES: u32 = 8;
 
 /// Settings for the REST listener.
 #[derive(Clone, Debug)]
@@ -140,8 +144,16 @@ impl Shared {
 
     fn work(&self) {
         while self.running() {
+            let mut poll = WORKER_POLL;
+            if self.acceptor.has_retired() {
+                if let Some(request) = self.acceptor.try_retired_request() {
+                    self.serve(request);
+                    continue;
+                }
+                poll = WORKER_POLL_WITH_RETIRED;
+            }
             let generation = self.acceptor.current();
-            match generation.http.recv_timeout(WORKER_POLL) {
+            match generation.http.recv_timeout(poll) {
                 Ok(Some(request)) => self.serve(request),
                 Ok(None) => {}
                 Err(error) => self
@@ -151,9 +163,8 @@ impl Shared {
         }
     }
 
-    /// Answers requests from retired generations' connections, keeps the
-    /// acceptor from timing out, and replaces an acceptor that died without a
-    /// word (its accept queue stops draining).
+    /// Keeps the acceptor from timing out, and replaces an acceptor that died
+    /// without a word (its accept queue keeps growing).
     fn supervise(&self) {
         // A short connection to ourselves, often:
         // - the idle timeout on the listener also bounds each `accept`; the
@@ -167,12 +178,11 @@ impl Shared {
         let heartbeat_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
         let tick = WATCHDOG_PERIOD.min(heartbeat_every);
         let mut strikes = 0;
+        let mut last_queue = 0;
         let mut last_check = Instant::now();
         let mut last_heartbeat = Instant::now();
         while self.running() {
-            if let Some(request) = self.acceptor.next_retired_request(tick) {
-                self.serve(request);
-            }
+            std::thread::sleep(tick);
             if last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
                 let _ = std::net::TcpStream::connect_timeout(&self.heartbeat_addr, tick);
@@ -181,15 +191,14 @@ impl Shared {
                 continue;
             }
             last_check = Instant::now();
-            strikes = match self.acceptor.accept_queue() {
-                Some(waiting) if waiting > 0 => strikes + 1,
-                _ => 0,
-            };
+            let queue = self.acceptor.accept_queue().unwrap_or(0);
+            strikes = if queue > last_queue { strikes + 1 } else { 0 };
+            last_queue = queue;
             if strikes >= WATCHDOG_STRIKES {
                 strikes = 0;
                 let stalled = self.acceptor.current();
                 self.acceptor
-                    .replace(&stalled, "accept queue not drained", &|| self.running());
+                    .replace(&stalled, "accept queue keeps growing", &|| self.running());
             }
         }
     }
