@@ -98,8 +98,3 @@ fn serve(config: &Config) -> i32 {
     running.stop();
     0
 }
-
-/// mimalloc, which with its `override` feature also serves the gRPC C core's
-/// malloc/free: allocation is a visible share of each request's CPU time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
