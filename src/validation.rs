@@ -1,18 +1,19 @@
 //! The one place where a create request is checked, for REST and gRPC alike.
 
-/// Longest accepted `name`, in bytes.
-pub const MAX_NAME_BYTES: usize = 256;
-/// Longest accepted `description`, in bytes.
-pub const MAX_DESCRIPTION_BYTES: usize = 4096;
+/// Longest accepted `name`, in characters (Unicode scalar values), as JSON
+/// Schema's `maxLength` counts.
+pub const MAX_NAME_CHARS: usize = 256;
+/// Longest accepted `description`, in characters (Unicode scalar values).
+pub const MAX_DESCRIPTION_CHARS: usize = 4096;
 
 /// What is wrong with a create request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     #[error("name must not be empty")]
     EmptyName,
-    #[error("name is {0} bytes; at most {MAX_NAME_BYTES} allowed")]
+    #[error("name is {0} characters long; at most {MAX_NAME_CHARS} allowed")]
     NameTooLong(usize),
-    #[error("description is {0} bytes; at most {MAX_DESCRIPTION_BYTES} allowed")]
+    #[error("description is {0} characters long; at most {MAX_DESCRIPTION_CHARS} allowed")]
     DescriptionTooLong(usize),
 }
 
@@ -24,17 +25,17 @@ pub struct NewEntity {
 }
 
 impl NewEntity {
-    /// Checks `name` (non-empty after trimming, at most 256 bytes) and
-    /// `description` (at most 4096 bytes). Values are kept as given.
+    /// Checks `name` (not blank, at most 256 characters) and `description`
+    /// (at most 4096 characters). Values are kept as given.
     pub fn validate(name: String, description: String) -> Result<Self, ValidationError> {
         if name.trim().is_empty() {
             return Err(ValidationError::EmptyName);
         }
-        if name.len() > MAX_NAME_BYTES {
-            return Err(ValidationError::NameTooLong(name.len()));
+        if let Some(chars) = chars_beyond(&name, MAX_NAME_CHARS) {
+            return Err(ValidationError::NameTooLong(chars));
         }
-        if description.len() > MAX_DESCRIPTION_BYTES {
-            return Err(ValidationError::DescriptionTooLong(description.len()));
+        if let Some(chars) = chars_beyond(&description, MAX_DESCRIPTION_CHARS) {
+            return Err(ValidationError::DescriptionTooLong(chars));
         }
         Ok(Self { name, description })
     }
@@ -52,6 +53,16 @@ impl NewEntity {
     pub(crate) fn into_parts(self) -> (String, String) {
         (self.name, self.description)
     }
+}
+
+/// The number of characters in `value` when it has more than `limit`.
+/// Counts only when the byte length allows it (a character is at least one byte).
+fn chars_beyond(value: &str, limit: usize) -> Option<usize> {
+    if value.len() <= limit {
+        return None;
+    }
+    let chars = value.chars().count();
+    (chars > limit).then_some(chars)
 }
 
 #[cfg(test)]
@@ -79,5 +90,19 @@ mod tests {
         let new = NewEntity::validate(" a ".repeat(85) + "b", "d".repeat(4096)).unwrap();
         assert_eq!(new.name().len(), 256);
         assert!(new.name().starts_with(' '));
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        let wide = NewEntity::validate("é".repeat(256), "ж".repeat(4096)).unwrap();
+        assert_eq!(wide.name().chars().count(), 256);
+        assert_eq!(
+            NewEntity::validate("🦀".repeat(257), String::new()),
+            Err(ValidationError::NameTooLong(257))
+        );
+        assert_eq!(
+            NewEntity::validate("x".into(), "ж".repeat(4097)),
+            Err(ValidationError::DescriptionTooLong(4097))
+        );
     }
 }

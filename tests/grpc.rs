@@ -266,48 +266,45 @@ fn create_entity_rejects_empty_or_blank_name_without_using_an_id() {
 }
 
 #[test]
-fn create_entity_name_limit_is_256_bytes_not_characters() {
+fn create_entity_name_limit_is_256_characters_not_bytes() {
     let service = common::spawn();
     let client = common::grpc_client(service.grpc_addr);
 
-    // 256 ASCII bytes: accepted.
-    let ascii = "n".repeat(256);
-    assert_eq!(create(&client, &ascii, "").name, ascii);
-    // 128 two-byte characters = 256 bytes: accepted.
-    let wide = "é".repeat(128);
-    assert_eq!(create(&client, &wide, "").name, wide);
-
-    // 257 bytes (ASCII, and 129 characters of which one is ASCII): rejected.
-    for name in ["n".repeat(257), "é".repeat(128) + "a"] {
+    // 256 characters, whatever their width in bytes: accepted.
+    for name in ["n".repeat(256), "é".repeat(256), "🦀".repeat(256)] {
+        assert_eq!(create(&client, &name, "").name, name);
+    }
+    // 257 characters: rejected.
+    for name in ["n".repeat(257), "é".repeat(256) + "a", "🦀".repeat(257)] {
         let status = expect_code(
             client.create_entity_opt(&create_request(&name, ""), opt()),
             RpcStatusCode::INVALID_ARGUMENT,
         );
         assert!(
-            status.message().contains("name"),
-            "message should say the name is wrong: {:?}",
+            status.message().contains("name") && status.message().contains("257 characters"),
+            "message should say the name is 257 characters long: {:?}",
             status.message()
         );
     }
-    assert_eq!(service.store().len(), 2);
-    assert_eq!(create(&client, "next", "").id, 3);
+    assert_eq!(service.store().len(), 3);
+    assert_eq!(create(&client, "next", "").id, 4);
 
     service.stop();
 }
 
 #[test]
-fn create_entity_description_limit_is_4096_bytes() {
+fn create_entity_description_limit_is_4096_characters() {
     let service = common::spawn();
     let client = common::grpc_client(service.grpc_addr);
 
     let max = "d".repeat(4096);
     let stored = create(&client, "max description", &max);
     assert_eq!(stored.description, max);
-    let wide = "ж".repeat(2048); // 4096 bytes
+    let wide = "ж".repeat(4096); // 8192 bytes
     assert_eq!(create(&client, "wide description", &wide).description, wide);
     assert_eq!(create(&client, "empty description", "").description, "");
 
-    for description in ["d".repeat(4097), "ж".repeat(2048) + "x"] {
+    for description in ["d".repeat(4097), "ж".repeat(4096) + "x"] {
         let status = expect_code(
             client.create_entity_opt(&create_request("too long", &description), opt()),
             RpcStatusCode::INVALID_ARGUMENT,

@@ -263,13 +263,15 @@ impl Gateway {
     }
 }
 
-/// A `limit` of 1 or more, clamped to [`MAX_LIST_LIMIT`] however large.
+/// A `limit` from 1 to [`MAX_LIST_LIMIT`], in plain decimal digits.
 fn parse_limit(value: &str) -> Option<u32> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let limit = value.parse::<u64>().unwrap_or(u64::MAX);
-    (limit >= 1).then(|| limit.min(u64::from(MAX_LIST_LIMIT)) as u32)
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
 }
 
 /// `{"name": string, "description": string (optional)}` → (name, description).
