@@ -7,6 +7,8 @@
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
 //! - [`auth`], [`request_id`]: bearer tokens and request ids, for both protocols.
+//! - [`readiness`]: whether the process serves or is stopping (gRPC health,
+//!   `/healthz`, the stop sequence).
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
@@ -28,10 +30,12 @@ pub mod entities;
 pub mod grpc;
 pub mod metrics;
 pub mod proto;
+pub mod readiness;
 pub mod request_id;
 pub mod rest;
 pub mod status;
 pub mod store;
+mod sync;
 pub mod validation;
 
 pub use app::{Running, Service, StartError};

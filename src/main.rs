@@ -67,6 +67,10 @@ fn init_logging() {
 
 fn serve(config: &Config) -> i32 {
     init_logging();
+    // Fail points named in FAILPOINTS (e.g. `entities::create=1*panic`), for
+    // tests; compiled in only with the `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _fail_points = fail::FailScenario::setup();
     let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(error) => {

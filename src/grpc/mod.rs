@@ -12,7 +12,7 @@ mod thread_sink;
 mod watch;
 
 pub use client::{BlockingClient, CallMetadata};
-pub use health::{HealthService, HealthState};
+pub use health::HealthService;
 pub use reflection::{DescriptorIndex, ReflectionService};
-pub use server::{GrpcServer, GrpcServerOptions};
+pub use server::{GrpcServer, GrpcServerError, GrpcServerOptions};
 pub use service::EntityService;

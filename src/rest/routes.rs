@@ -11,7 +11,6 @@ use super::reply::Reply;
 use crate::auth::Auth;
 use crate::grpc::CallMetadata;
 use crate::metrics::Metrics;
-use crate::store::Store;
 
 /// Default and largest `limit` for `GET /entities`.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
@@ -128,8 +127,6 @@ pub struct Gateway {
     auth: Auth,
     max_body_bytes: usize,
     metrics: Arc<Metrics>,
-    /// This process's store, for the gauges of `/metrics`.
-    store: Arc<Store>,
 }
 
 impl Gateway {
@@ -139,14 +136,12 @@ impl Gateway {
         auth: Auth,
         max_body_bytes: usize,
         metrics: Arc<Metrics>,
-        store: Arc<Store>,
     ) -> Self {
         Self {
             backend,
             auth,
             max_body_bytes,
             metrics,
-            store,
         }
     }
 
@@ -176,11 +171,9 @@ impl Gateway {
             (Route::Root, _) => Reply::method_not_allowed("POST"),
             (Route::Entity(_) | Route::RootEntity(_), _) => Reply::method_not_allowed("GET"),
             (Route::Healthz, "GET" | "HEAD") => self.healthz(call),
-            (Route::Metrics, "GET" | "HEAD") => Reply::text(
-                200,
-                self.metrics.render(&self.store),
-                "text/plain; version=0.0.4",
-            ),
+            (Route::Metrics, "GET" | "HEAD") => {
+                Reply::text(200, self.metrics.render(), "text/plain; version=0.0.4")
+            }
             (Route::Healthz | Route::Metrics, _) => Reply::method_not_allowed("GET"),
             (Route::Unknown, _) => Reply::error(404, format!("no route for {path}")),
         }
