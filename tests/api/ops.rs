@@ -1,0 +1,1 @@
+//! Operability: health, reflection, /healthz, /metrics, message limits and gzip.
