@@ -36,6 +36,8 @@
 //!   stderr is captured (`stderr_tail()` for failure messages).
 //! - [`wait`]: `wait_until(limit, condition)`, `assert_eventually(limit,
 //!   condition, message)` and `wait_for_watchers(&service, n)`.
+//! - [`metrics`]: `scrape(http_addr)` and `sample(text, name, labels)`: one
+//!   series' value from the Prometheus text.
 //! - [`net`]: `free_port()`, `closed_port()`, `SilentListener` (accepts and
 //!   never answers), `raise_open_file_limit()`.
 //! - [`serial`]: the lock for tests that load the whole machine.
@@ -52,6 +54,7 @@
 pub mod child;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod net;
 pub mod prng;
 pub mod serial;
