@@ -1,0 +1,1 @@
+//! The command line beyond `serve`: `entity-service client …` and `demo`.

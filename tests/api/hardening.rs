@@ -1,0 +1,1 @@
+//! Hardening: idle and hostile connections, descriptor exhaustion, slow watchers, upstream loss.
