@@ -13,6 +13,7 @@ use crate::grpc::{
     client, BlockingClient, DescriptorIndex, EntityService, GrpcServer, GrpcServerError,
     GrpcServerOptions, HealthService, ReflectionService,
 };
+use crate::journal::OpenError;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use crate::rest::{Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions};
@@ -41,6 +42,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Journal(#[from] OpenError),
 }
 
 /// The service entry point.
@@ -65,7 +68,13 @@ impl Service {
         raise_open_file_limit();
         let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
         let http_bind = parse_addr("REST", &config.http_addr)?;
-        let store = Arc::new(Store::new());
+        let store = Arc::new(match &config.data_dir {
+            Some(dir) => {
+                ignore_file_size_signal();
+                Store::open(dir)?
+            }
+            None => Store::new(),
+        });
         let entities = Entities::new(Arc::clone(&store));
         let auth = Auth::new(config.auth_token.clone());
         let metrics = Arc::new(Metrics::new(Arc::clone(&store)));
@@ -97,7 +106,8 @@ impl Service {
                 keepalive_timeout: Duration::from_millis(config.grpc_keepalive_timeout_ms),
             },
             services,
-        )?;
+        )
+        .inspect_err(|_| store.close_journal())?;
         let grpc_addr = grpc.addr;
 
         let backend: Arc<dyn Backend> = match config.backend {
@@ -127,6 +137,7 @@ impl Service {
             Ok(rest) => rest,
             Err(source) => {
                 grpc.stop(Duration::ZERO);
+                store.close_journal();
                 return Err(StartError::Rest {
                     addr: http_bind,
                     source,
@@ -148,7 +159,8 @@ impl Service {
 impl Running {
     /// Graceful stop: health turns NOT_SERVING, REST stops accepting and
     /// finishes the requests in flight, open watches end, then running gRPC
-    /// calls get [`GRPC_STOP_GRACE`] to finish.
+    /// calls get [`GRPC_STOP_GRACE`] to finish; last, the journal (if any)
+    /// syncs and closes and its directory is unlocked.
     pub fn stop(self) {
         log::info!("stopping");
         self.readiness.begin_stop();
@@ -156,6 +168,7 @@ impl Running {
         self.store.close_watches();
         self.readiness.close();
         self.grpc.stop(GRPC_STOP_GRACE);
+        self.store.close_journal();
         log::info!("stopped");
     }
 
@@ -194,6 +207,16 @@ fn raise_open_file_limit() {
         if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
             log::debug!("open file limit raised from {soft} to {}", limit.rlim_max);
         }
+    }
+}
+
+/// With a journal, a write past the file-size limit (RLIMIT_FSIZE) must fail
+/// with EFBIG and fail the creates waiting on it, not kill the process with
+/// SIGXFSZ.
+fn ignore_file_size_signal() {
+    // SAFETY: sets the disposition of one signal to "ignore"; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -1,6 +1,7 @@
 //! `serve` settings: each a command-line flag and an environment variable.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where REST handlers get entities from.
@@ -84,6 +85,10 @@ pub struct Config {
     /// How long a keepalive ping may go unanswered before the connection is closed, in milliseconds.
     #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIMEOUT_MS", default_value_t = defaults::GRPC_KEEPALIVE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub grpc_keepalive_timeout_ms: u64,
+    /// Keep the entities in a journal in this directory (created if missing),
+    /// synced before each create is answered; unset = memory only.
+    #[arg(long, env = "ENTITY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -102,6 +107,7 @@ impl Default for Config {
             grpc_max_message_bytes: defaults::GRPC_MAX_MESSAGE_BYTES,
             grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
             grpc_keepalive_timeout_ms: defaults::GRPC_KEEPALIVE_TIMEOUT_MS,
+            data_dir: None,
         }
     }
 }

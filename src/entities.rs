@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::status::Status;
-use crate::store::{Entity, Store};
+use crate::store::{Creation, Entity, Store};
 use crate::validation::NewEntity;
 
 /// The entity operations over one store.
@@ -42,11 +42,14 @@ impl Entities {
         self.store.get(id)
     }
 
-    /// CreateEntity: validates, then stores under the next id.
+    /// CreateEntity: validates, then stores under the next id. The entity is
+    /// acknowledged once the returned [`Creation`] completes (at once in
+    /// memory, after the sync with a journal); a failure to make it durable
+    /// converts into UNAVAILABLE with `Status::from`.
     ///
     /// Fail point `entities::create` (feature `failpoints`): lets tests make
     /// a create panic, to prove the handlers around it survive.
-    pub fn create(&self, name: String, description: String) -> Result<Arc<Entity>, Status> {
+    pub fn create(&self, name: String, description: String) -> Result<Creation, Status> {
         fail::fail_point!("entities::create");
         let new = NewEntity::validate(name, description)?;
         Ok(self.store.create(new))

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`store`]: the shared `Mutex<Vec<…>>` of entities and the watch feed.
+//! - [`journal`]: with `--data-dir`, the append-only journal the store is
+//!   rebuilt from, and its group-commit writer thread.
 //! - [`validation`]: the one check of a create request.
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod entities;
 pub mod grpc;
+pub mod journal;
 pub mod metrics;
 pub mod proto;
 pub mod readiness;

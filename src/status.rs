@@ -4,6 +4,7 @@
 
 use grpcio::{RpcStatus, RpcStatusCode};
 
+use crate::journal::CommitError;
 use crate::store::WatchError;
 use crate::validation::ValidationError;
 
@@ -65,6 +66,13 @@ impl From<WatchError> for Status {
             WatchError::Closed => RpcStatusCode::UNAVAILABLE,
         };
         Self::new(code, error.to_string())
+    }
+}
+
+impl From<CommitError> for Status {
+    /// Not durable, so not acknowledged: UNAVAILABLE, worth a retry.
+    fn from(error: CommitError) -> Self {
+        Self::new(RpcStatusCode::UNAVAILABLE, error.to_string())
     }
 }
 

@@ -7,13 +7,25 @@
 //! serialization, no string building; watchers' tasks are woken after it is
 //! released. Validation happens before the lock is taken, so a rejected
 //! create never uses up an id.
+//!
+//! With a journal (`--data-dir`) a create goes to the journal's writer
+//! instead, which gives it its id, syncs its record and only then publishes
+//! it into the `Vec` (and to the watchers), so readers only ever see durable
+//! entities. Without one, a create is stored at once, as before: no thread
+//! hop, no extra lock or allocation.
 
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use futures_channel::oneshot;
 use futures_util::task::AtomicWaker;
 
+use crate::journal::{self, Answer, CommitError, Journal, JournalStats};
 use crate::validation::NewEntity;
 
 /// A stored entity. Ids start at 1, increase by 1 and are never reused.
@@ -35,7 +47,10 @@ pub const MAX_WATCHERS: usize = 1024;
 /// so that readers and watchers copy a pointer, not strings, under the lock.
 #[derive(Default)]
 pub struct Store {
-    inner: Mutex<Inner>,
+    /// Shared with the journal's writer, which publishes synced batches into it.
+    inner: Arc<Mutex<Inner>>,
+    /// Present with `--data-dir`: creates go through it.
+    journal: Option<Journal>,
 }
 
 #[derive(Default)]
@@ -78,17 +93,42 @@ pub struct Watch {
 }
 
 impl Store {
-    /// An empty store.
+    /// An empty store that lives in memory only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store kept in the journal in `dir` (created if missing): locks the
+    /// directory, replays the journal, then starts its writer.
+    pub fn open(dir: &Path) -> Result<Self, journal::OpenError> {
+        let mut opened = journal::open(dir)?;
+        let inner = Arc::new(Mutex::new(Inner {
+            entities: std::mem::take(&mut opened.entities),
+            ..Inner::default()
+        }));
+        let visible = Arc::clone(&inner);
+        let journal = opened
+            .start(Box::new(move |batch| publish(&visible, batch)))
+            .map_err(|source| journal::OpenError::Directory {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            inner,
+            journal: Some(journal),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         crate::sync::lock(&self.inner)
     }
 
-    /// Stores a validated entity under the next id and tells the watchers.
-    pub fn create(&self, new: NewEntity) -> Arc<Entity> {
+    /// Stores a validated entity under the next id and tells the watchers:
+    /// at once in memory, or once its journal record is synced.
+    pub fn create(&self, new: NewEntity) -> Creation {
+        if let Some(journal) = &self.journal {
+            return Creation(Pending::Journaled(journal.submit(new)));
+        }
         let (name, description) = new.into_parts();
         let mut inner = self.lock();
         let entity = Arc::new(Entity {
@@ -96,19 +136,23 @@ impl Store {
             name,
             description,
         });
-        inner.entities.push(Arc::clone(&entity));
-        // Wake-ups go out after the lock is released: waking a task is a
-        // call into the gRPC core.
-        let mut to_wake = Vec::with_capacity(inner.watchers.len());
-        inner.watchers.retain(|watcher| {
-            to_wake.push(Arc::clone(&watcher.waker));
-            watcher.offer(&entity)
-        });
+        let to_wake = inner.append(std::slice::from_ref(&entity));
         drop(inner);
-        for waker in to_wake {
-            waker.wake();
+        wake_all(to_wake);
+        Creation(Pending::Stored(Some(entity)))
+    }
+
+    /// The journal's figures, when the store has one.
+    pub fn journal_stats(&self) -> Option<&Arc<JournalStats>> {
+        self.journal.as_ref().map(Journal::stats)
+    }
+
+    /// Graceful end of the journal (if any): what was queued is synced, the
+    /// file closed and the directory unlocked; later creates fail.
+    pub fn close_journal(&self) {
+        if let Some(journal) = &self.journal {
+            journal.close();
         }
-        entity
     }
 
     /// The entity with this id, if stored.
@@ -186,6 +230,73 @@ impl Store {
             let waker = Arc::clone(&watcher.waker);
             drop(watcher); // disconnects the feed before the wake-up
             waker.wake();
+        }
+    }
+}
+
+impl Inner {
+    /// Appends entities that carry the next ids and offers each to every
+    /// watcher; returns the wakers to wake once the lock is released (waking
+    /// a task is a call into the gRPC core).
+    fn append(&mut self, batch: &[Arc<Entity>]) -> Vec<Arc<AtomicWaker>> {
+        debug_assert_eq!(
+            batch.first().map(|e| e.id),
+            Some(self.entities.len() as i64 + 1)
+        );
+        self.entities.extend(batch.iter().cloned());
+        let mut to_wake = Vec::with_capacity(self.watchers.len());
+        self.watchers.retain(|watcher| {
+            to_wake.push(Arc::clone(&watcher.waker));
+            batch.iter().all(|entity| watcher.offer(entity))
+        });
+        to_wake
+    }
+}
+
+/// Makes a synced batch visible: the journal writer's way into the store.
+fn publish(inner: &Mutex<Inner>, batch: &[Arc<Entity>]) {
+    let to_wake = crate::sync::lock(inner).append(batch);
+    wake_all(to_wake);
+}
+
+fn wake_all(wakers: Vec<Arc<AtomicWaker>>) {
+    for waker in wakers {
+        waker.wake();
+    }
+}
+
+/// A create under way. In memory it is done at once; with a journal it
+/// completes when the writer has synced its record (or failed to). Await it
+/// on an async task (a gRPC handler: no thread waits for the disk), or
+/// [`wait`](Creation::wait) for it on a thread that may block.
+#[must_use = "a create is acknowledged only once its Creation completes"]
+pub struct Creation(Pending);
+
+enum Pending {
+    Stored(Option<Arc<Entity>>),
+    Journaled(oneshot::Receiver<Answer>),
+}
+
+impl Creation {
+    /// Blocks this thread until the entity is stored (REST worker threads).
+    pub fn wait(self) -> Result<Arc<Entity>, CommitError> {
+        match self.0 {
+            Pending::Stored(Some(entity)) => Ok(entity),
+            pending => futures_executor::block_on(Creation(pending)),
+        }
+    }
+}
+
+impl Future for Creation {
+    type Output = Result<Arc<Entity>, CommitError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Pending::Stored(entity) => Poll::Ready(entity.take().ok_or(CommitError::Stopped)),
+            // A dropped sender means the writer stopped before answering.
+            Pending::Journaled(answer) => Pin::new(answer)
+                .poll(cx)
+                .map(|answer| answer.unwrap_or(Err(CommitError::Stopped))),
         }
     }
 }

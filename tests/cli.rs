@@ -165,6 +165,8 @@ fn seed(service: &Running, name: &str, description: &str) -> i64 {
     service
         .store()
         .create(NewEntity::validate(name.into(), description.into()).unwrap())
+        .wait()
+        .expect("stored")
         .id
 }
 

@@ -121,7 +121,7 @@ fn entity_json(id: i64, name: &str, description: &str) -> Value {
 fn seed_store(running: &Running, count: usize) {
     for i in 1..=count {
         let new = NewEntity::validate(format!("e{i}"), String::new()).unwrap();
-        running.store().create(new);
+        running.store().create(new).wait().expect("stored");
     }
 }
 

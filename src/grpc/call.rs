@@ -174,8 +174,21 @@ pub fn reply_unary<T: Send + 'static>(
     sink: UnarySink<T>,
     result: Result<T, Status>,
 ) {
+    reply_unary_when(ctx, scope, sink, std::future::ready(result));
+}
+
+/// [`reply_unary`] for a result that is not there yet (a create waiting for
+/// the journal's sync): the call waits as a task, so the completion-queue
+/// thread serves other calls meanwhile.
+pub fn reply_unary_when<T: Send + 'static>(
+    ctx: &RpcContext,
+    scope: CallScope,
+    sink: UnarySink<T>,
+    result: impl std::future::Future<Output = Result<T, Status>> + Send + 'static,
+) {
     let method = scope.method;
     spawn_guarded(ctx, method, async move {
+        let result = result.await;
         scope.finish(match &result {
             Ok(_) => RpcStatusCode::OK,
             Err(status) => status.code,

@@ -8,14 +8,21 @@
 //!
 //! CreateEntities stores each entity as it arrives: when the client cancels
 //! midway, or a later message is invalid, the entities created before stay.
+//! With a journal, up to [`STREAM_WINDOW`] of a stream's creates wait for
+//! their sync at once, so they share syncs; each id is acknowledged only
+//! once its record is synced.
 
-use futures_util::{SinkExt, TryStreamExt};
+use std::collections::VecDeque;
+
+use futures_util::{FutureExt, SinkExt, TryStreamExt};
 use grpcio::{
     ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServerStreamingSink,
     UnarySink, WriteFlags,
 };
 
-use super::call::{answer_each, guarded, reply_unary, spawn_guarded, CallGate, CallStart, Method};
+use super::call::{
+    answer_each, guarded, reply_unary, reply_unary_when, spawn_guarded, CallGate, CallStart, Method,
+};
 use super::watch;
 use crate::entities::Entities;
 use crate::metrics::RpcKind;
@@ -25,6 +32,7 @@ use crate::proto::entities::{
 };
 use crate::proto::entities_grpc;
 use crate::status::Status;
+use crate::store::Creation;
 
 /// The service's full name.
 pub const SERVICE_NAME: &str = "entities.v1.EntityService";
@@ -85,14 +93,15 @@ impl entities_grpc::EntityService for EntityService {
     ) {
         let start = self.begin(&ctx, &CREATE_ENTITY);
         sink.set_headers(start.headers);
-        let result = start.admitted.and_then(|()| {
-            guarded(|| {
-                self.entities
-                    .create(req.name, req.description)
-                    .map(|e| Entity::from(&*e))
-            })
+        let created = start
+            .admitted
+            .and_then(|()| guarded(|| self.entities.create(req.name, req.description)));
+        // With a journal the answer waits for the sync as a task on the
+        // completion queue, which meanwhile serves other calls.
+        reply_unary_when(&ctx, start.scope, sink, async move {
+            let entity = created?.await?;
+            Ok(Entity::from(&*entity))
         });
-        reply_unary(&ctx, start.scope, sink, result);
     }
 
     fn list_entities(
@@ -226,6 +235,10 @@ impl entities_grpc::EntityService for EntityService {
     }
 }
 
+/// How many of one CreateEntities stream's creates may wait for the journal
+/// at once: enough for them to share syncs, few enough to bound the memory.
+const STREAM_WINDOW: usize = 256;
+
 /// Creates each streamed entity in order. `Err(Some(status))` ends the call
 /// with that status; `Err(None)` means the client went away.
 async fn create_each(
@@ -233,20 +246,61 @@ async fn create_each(
     requests: &mut RequestStream<CreateEntityRequest>,
 ) -> Result<CreateEntitiesResponse, Option<Status>> {
     let mut response = CreateEntitiesResponse::new();
+    // Creates not yet acknowledged, with their index in the stream.
+    let mut waiting: VecDeque<(usize, Creation)> = VecDeque::new();
     let mut index = 0usize;
     while let Some(request) = requests.try_next().await.map_err(|_| None)? {
         let created = guarded(|| entities.create(request.name, request.description));
         match created {
-            Ok(entity) => response.ids.push(entity.id),
+            Ok(mut creation) => {
+                // Done at once in memory: no queue needed.
+                match waiting.is_empty().then(|| (&mut creation).now_or_never()) {
+                    Some(Some(done)) => response.ids.push(acknowledged(index, done)?),
+                    _ => waiting.push_back((index, creation)),
+                }
+            }
             Err(status) => {
-                let message = format!("entity at index {index}: {}", status.message);
-                return Err(Some(Status::new(status.code, message)));
+                // Those sent before stay created; a failure among them came first.
+                acknowledge(&mut waiting, &mut response.ids, 0).await?;
+                return Err(Some(at_index(index, status)));
             }
         }
+        acknowledge(&mut waiting, &mut response.ids, STREAM_WINDOW - 1).await?;
         index += 1;
     }
+    acknowledge(&mut waiting, &mut response.ids, 0).await?;
     response.created = response.ids.len() as u32;
     Ok(response)
+}
+
+/// Waits, oldest first, until at most `keep` creates are waiting, adding
+/// each acknowledged id to `ids`.
+async fn acknowledge(
+    waiting: &mut VecDeque<(usize, Creation)>,
+    ids: &mut Vec<i64>,
+    keep: usize,
+) -> Result<(), Option<Status>> {
+    while waiting.len() > keep {
+        let Some((index, creation)) = waiting.pop_front() else {
+            break;
+        };
+        ids.push(acknowledged(index, creation.await)?);
+    }
+    Ok(())
+}
+
+/// The id of a completed create, or the call's error naming its index.
+fn acknowledged(
+    index: usize,
+    done: Result<std::sync::Arc<crate::store::Entity>, crate::journal::CommitError>,
+) -> Result<i64, Option<Status>> {
+    done.map(|entity| entity.id)
+        .map_err(|error| Some(at_index(index, Status::from(error))))
+}
+
+fn at_index(index: usize, status: Status) -> Status {
+    let message = format!("entity at index {index}: {}", status.message);
+    Status::new(status.code, message)
 }
 
 fn lookup_response(entities: &Entities, id: i64) -> LookupEntityResponse {

@@ -90,9 +90,9 @@ impl Backend for DirectBackend {
         description: String,
         _call: CallMetadata,
     ) -> Result<Entity, Status> {
-        self.entities
-            .create(name, description)
-            .map(|e| (*e).clone())
+        // A REST worker may wait for the journal's sync: it is a plain thread.
+        let entity = self.entities.create(name, description)?.wait()?;
+        Ok((*entity).clone())
     }
 
     fn list(&self, start_id: i64, limit: u32, _call: CallMetadata) -> Result<Vec<Entity>, Status> {

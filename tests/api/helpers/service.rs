@@ -74,7 +74,10 @@ impl TestService {
     pub fn seed(&self, name: &str, description: &str) -> i64 {
         let new = NewEntity::validate(name.into(), description.into())
             .unwrap_or_else(|error| panic!("seed {name:?} is invalid: {error}"));
-        self.store().create(new).id
+        let stored = self.store().create(new).wait();
+        stored
+            .unwrap_or_else(|error| panic!("seed {name:?} is not stored: {error}"))
+            .id
     }
 
     fn take(&mut self) -> Running {
