@@ -169,11 +169,7 @@ impl Running {
     /// (and syncs that), or marks the journal broken if even that fails.
     fn cut_back(&mut self, error: &io::Error, failed: usize) -> CommitError {
         let len = self.writer.len;
-        let cut = self
-            .writer
-            .file
-            .set_len(len)
-            .and_then(|()| self.writer.file.sync_data());
+        let cut = self.cut_to(len);
         match cut {
             Ok(()) => {
                 log::error!(
@@ -198,9 +194,31 @@ impl Running {
         }
     }
 
+    /// Truncates the file to `len` bytes and syncs that.
+    ///
+    /// Fail point `journal::cut` (feature `failpoints`) makes it fail, for
+    /// the test of a journal that needs a restart.
+    fn cut_to(&self, len: u64) -> io::Result<()> {
+        fail::fail_point!("journal::cut", |_| Err(io::Error::other(
+            "journal::cut fail point"
+        )));
+        self.writer.file.set_len(len)?;
+        self.writer.file.sync_data()
+    }
+
     /// The graceful end: a last sync, then the file and the lock are closed.
+    /// A journal left broken gets one more try at cutting off the records
+    /// that were answered with an error, so a restart does not bring them back.
     fn close(self) {
         let path = self.writer.path.display();
+        if self.broken.is_some() {
+            if let Err(error) = self.cut_to(self.writer.len) {
+                log::error!(
+                    "journal {path}: cannot cut off the unacknowledged tail ({error}); \
+                     a restart will replay it"
+                );
+            }
+        }
         match self.writer.file.sync_all() {
             Ok(()) => log::info!(
                 "journal {path} closed: {} entities, {} bytes",

@@ -8,6 +8,7 @@
 //! - `cli`: `entity-service client …` and `demo` as subprocesses.
 //! - `grpc`: the gRPC contract through the grpcio client.
 //! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
+//! - `journal`: `--data-dir`: restarts, crashes, torn tails, corruption, disk errors.
 //! - `lifecycle`: start-up, bind failures, signals and graceful stops.
 //! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
 //! - `rest`: the REST/JSON contract.
@@ -17,6 +18,7 @@ mod helpers;
 mod cli;
 mod grpc;
 mod hardening;
+mod journal;
 mod lifecycle;
 mod ops;
 mod rest;

@@ -27,8 +27,9 @@
 //!   `status_code`, `expect_code`, request builders, `next_message`,
 //!   `next_outcome`, `collect`, `half_close`, `create_many`.
 //! - [`child`]: the one way to run the binary as a child process.
-//!   `Binary::server(extra).env(..).nofile(n).serve()` runs the service on
-//!   free ports and reads its announced addresses; `Binary::new(args)` or
+//!   `Binary::server(extra).env(..).nofile(n).fsize(bytes).serve()` runs
+//!   the service on free ports and reads its announced addresses (`nofile`
+//!   and `fsize` set RLIMIT_NOFILE and RLIMIT_FSIZE); `Binary::new(args)` or
 //!   `Binary::client(addr, args)` with `.stdin(..)` then `.run()` gives a
 //!   `Run` (exit code, stdout, stderr) bounded by a limit, or `.spawn()`
 //!   gives a `ChildProcess` to read live lines from, `signal()`,
@@ -41,8 +42,8 @@
 //! - [`net`]: `free_port()`, `closed_port()`, `SilentListener` (accepts and
 //!   never answers), `raise_open_file_limit()`.
 //! - [`serial`]: the lock for tests that load the whole machine.
-//! - [`temp`]: `TempFile`, removed on drop. [`prng`]: `Prng`, reproducible
-//!   garbage for malformed-input tests.
+//! - [`temp`]: `TempFile` and `TempDir` (e.g. a `--data-dir`), removed on
+//!   drop. [`prng`]: `Prng`, reproducible garbage for malformed-input tests.
 //!
 //! Assertions about one area's contract (the REST error shape, the CLI's
 //! output lines) stay in that area's module.

@@ -30,6 +30,8 @@ pub struct Binary {
     stdin: Option<Vec<u8>>,
     /// RLIMIT_NOFILE (soft and hard) set in the child before exec.
     nofile: Option<u64>,
+    /// RLIMIT_FSIZE (soft and hard) set in the child before exec.
+    fsize: Option<u64>,
     limit: Duration,
 }
 
@@ -46,6 +48,7 @@ impl Binary {
             ],
             stdin: None,
             nofile: None,
+            fsize: None,
             limit: RUN_LIMIT,
         }
     }
@@ -80,6 +83,13 @@ impl Binary {
     /// Runs the child with this RLIMIT_NOFILE, soft and hard.
     pub fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    /// Runs the child with this RLIMIT_FSIZE (largest file it may write), soft
+    /// and hard: a write past it fails with EFBIG.
+    pub fn fsize(mut self, bytes: u64) -> Self {
+        self.fsize = Some(bytes);
         self
     }
 
@@ -122,7 +132,10 @@ impl Binary {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(nofile) = self.nofile {
-            limit_open_files(&mut command, nofile);
+            set_limit(&mut command, libc::RLIMIT_NOFILE, nofile);
+        }
+        if let Some(fsize) = self.fsize {
+            set_limit(&mut command, libc::RLIMIT_FSIZE, fsize);
         }
         let child = command
             .spawn()
@@ -131,9 +144,9 @@ impl Binary {
     }
 }
 
-/// Sets RLIMIT_NOFILE (soft and hard) in the child between fork and exec.
-fn limit_open_files(command: &mut Command, nofile: u64) {
-    let limit = nofile as libc::rlim_t;
+/// Sets a resource limit (soft and hard) in the child between fork and exec.
+fn set_limit(command: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+    let limit = value as libc::rlim_t;
     // SAFETY: only setrlimit (async-signal-safe) runs between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -141,7 +154,7 @@ fn limit_open_files(command: &mut Command, nofile: u64) {
                 rlim_cur: limit,
                 rlim_max: limit,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            if libc::setrlimit(resource, &limit) == 0 {
                 Ok(())
             } else {
                 Err(std::io::Error::last_os_error())
