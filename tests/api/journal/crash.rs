@@ -2,7 +2,7 @@
 //! streams create concurrently while the binary is SIGKILLed at a random
 //! moment; the restart on the same directory must hold every acknowledged
 //! create with its name and description, ids 1..N without a hole, nothing
-//! nobody sent, and give N+1 next. Several rounds on one directory.
+//! nobody sent, and give N+1 next. Six rounds on one directory.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
 
 /// Kill-and-restart rounds on one directory.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 /// Concurrent clients of each kind.
 const CLIENTS_PER_KIND: usize = 2;
 /// Creates acknowledged in a round before the kill, at most (the kill
