@@ -120,6 +120,8 @@ pub struct Opened {
     lock: File,
     /// Bytes of good records.
     len: u64,
+    /// The file's length (zeros after the records, if longer).
+    file_len: u64,
     stats: Arc<JournalStats>,
 }
 
@@ -157,7 +159,7 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
             return Err(OpenError::Corrupt { path, corruption })
         }
     };
-    if replayed.torn_bytes > 0 {
+    let file_len = if replayed.torn_bytes > 0 {
         log::warn!(
             "journal {}: dropped a torn tail of {} bytes at byte offset {} (a write \
              cut short by a crash; it held no acknowledged entity)",
@@ -168,7 +170,11 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
         file.set_len(replayed.good_len)
             .and_then(|()| file.sync_all())
             .map_err(read_error)?;
-    }
+        replayed.good_len
+    } else {
+        // Longer when the last run crashed before trimming its zeros.
+        file.metadata().map_err(read_error)?.len()
+    };
     let count = replayed.entities.len();
     log::info!(
         "journal {}: replayed {count} entities ({} bytes) in {} ms",
@@ -184,6 +190,7 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
         file,
         lock,
         len: replayed.good_len,
+        file_len,
         stats,
     })
 }
@@ -221,6 +228,7 @@ impl Opened {
             file: self.file,
             lock: self.lock,
             len: self.len,
+            file_len: self.file_len,
             publish,
             stats: self.stats,
         };

@@ -5,7 +5,10 @@
 //! are appended, and a batch is acknowledged only once it is synced. So a bad
 //! or partial record with nothing good after it is a torn tail, cut off with a
 //! warning; a bad record with a good one anywhere after it is corruption, and
-//! the service refuses to start rather than drop the good record.
+//! the service refuses to start rather than drop the good record. Zeros after
+//! the last good record are space the writer filled ahead of its records
+//! (see [`super::writer`]), not damage: only the bytes up to the last
+//! non-zero one count as torn.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -23,7 +26,8 @@ pub struct Replayed {
     pub entities: Vec<Arc<Entity>>,
     /// Where the good records end: the offset of the first byte not kept.
     pub good_len: u64,
-    /// Bytes after `good_len` (a torn tail), to be cut off.
+    /// Bytes after `good_len` up to the last non-zero one (a torn tail), to
+    /// be cut off; 0 when only zeros follow the good records.
     pub torn_bytes: u64,
 }
 
@@ -90,9 +94,14 @@ fn end_at_bad_record(
     reason: &str,
 ) -> Result<Replayed, ReplayError> {
     let bad = window.offset;
-    window.advance(1);
+    // Just past the last non-zero byte seen from `bad` on.
+    let mut damage_end = bad;
     loop {
-        match decode(window.bytes()) {
+        let found = match window.offset {
+            at if at == bad => Decoded::Bad(""), // the bad record itself
+            _ => decode(window.bytes()),
+        };
+        match found {
             Decoded::Record(_) => {
                 return Err(Corruption {
                     offset: bad,
@@ -103,13 +112,18 @@ fn end_at_bad_record(
             }
             Decoded::Incomplete if window.fill()? => {}
             Decoded::Incomplete if window.bytes().is_empty() => break,
-            Decoded::Incomplete | Decoded::Bad(_) => window.advance(1),
+            Decoded::Incomplete | Decoded::Bad(_) => {
+                if window.bytes()[0] != 0 {
+                    damage_end = window.offset + 1;
+                }
+                window.advance(1);
+            }
         }
     }
     Ok(Replayed {
         entities,
         good_len: bad,
-        torn_bytes: window.offset - bad,
+        torn_bytes: damage_end - bad,
     })
 }
 
@@ -215,7 +229,10 @@ mod tests {
             let replayed = replay(&bytes[..cut]).unwrap();
             assert_eq!(replayed.entities.len(), 2, "cut at {cut}");
             assert_eq!(replayed.good_len, whole as u64);
-            assert_eq!(replayed.torn_bytes, (cut - whole) as u64);
+            // Up to the last non-zero byte: zeros alone are no damage.
+            let written = &bytes[whole..cut];
+            let damaged = written.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
+            assert_eq!(replayed.torn_bytes, damaged as u64, "cut at {cut}");
         }
     }
 
@@ -228,7 +245,48 @@ mod tests {
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!(replayed.entities.len(), 5);
         assert_eq!(replayed.good_len, good as u64);
-        assert_eq!(replayed.torn_bytes, 1100);
+        assert_eq!(
+            replayed.torn_bytes, 1000,
+            "the zeros after the garbage do not count"
+        );
+    }
+
+    #[test]
+    fn zeros_after_the_last_record_are_not_a_torn_tail() {
+        let mut bytes = journal(4);
+        let good = bytes.len();
+        bytes.resize(good + CHUNK + 100, 0);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!(replayed.entities.len(), 4);
+        assert_eq!((replayed.good_len, replayed.torn_bytes), (good as u64, 0));
+    }
+
+    #[test]
+    fn a_torn_record_in_the_zeros_counts_up_to_its_last_non_zero_byte() {
+        let mut bytes = journal(4);
+        let good = bytes.len();
+        bytes.extend_from_slice(&journal(5)[good..good + 17]);
+        bytes.resize(good + 4096, 0);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!(replayed.entities.len(), 4);
+        assert_eq!(replayed.good_len, good as u64);
+        let torn = &bytes[good..good + 17];
+        let last_non_zero = torn.iter().rposition(|&b| b != 0).unwrap() + 1;
+        assert_eq!(replayed.torn_bytes, last_non_zero as u64);
+    }
+
+    #[test]
+    fn zeros_before_a_good_record_are_corruption() {
+        let mut bytes = journal(1);
+        let first = bytes.len();
+        bytes.extend_from_slice(&[0; 64]);
+        encode(2, "after the hole", "", &mut bytes);
+        let error = replay(&bytes[..]).unwrap_err();
+        assert!(
+            matches!(&error, ReplayError::Corrupt(c) if c.offset == first as u64
+                && c.next_good == first as u64 + 64),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -119,12 +119,12 @@ fn a_full_file_system_fails_creates_with_503_and_unavailable_and_smaller_ones_st
 
     // Room is left for a small one, under the next id.
     assert_eq!(rest_created(server.http_addr, "small", "s"), 2);
+    stop_gracefully(server);
     let expected = record_size("fits", &big) + record_size("small", "s");
     let on_disk = std::fs::metadata(journal_path(&dir))
         .expect("journal")
         .len();
     assert_eq!(on_disk, expected);
-    stop_gracefully(server);
 
     let server = serve_in(&dir);
     let names: Vec<String> = all_entities(server.grpc_addr)

@@ -19,10 +19,12 @@ fn a_torn_tail_is_cut_off_with_one_warning_and_every_entity_stays() {
     stop_gracefully(server);
     let journal = journal_path(&dir);
     let good = std::fs::read(&journal).expect("journal");
-    // A record cut short, then garbage, as a crash mid-write leaves.
+    // A record cut short, then garbage, in the zeros the writer fills the
+    // file with ahead of its records: what a crash mid-write leaves.
     let mut torn = good.clone();
     torn.extend_from_slice(&good[..20]);
     torn.extend_from_slice(&[0xEE; 9]);
+    torn.resize(torn.len() + 4096, 0);
     std::fs::write(&journal, &torn).expect("tear the tail");
 
     let server = serve_in(&dir);
