@@ -12,6 +12,7 @@
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
+//! - [`logging`]: access and event lines on stderr, one write per line.
 //! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
 //!   (gRPC client or direct store).
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod entities;
 pub mod grpc;
+pub mod logging;
 pub mod metrics;
 pub mod proto;
 pub mod readiness;
