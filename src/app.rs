@@ -102,8 +102,13 @@ impl Service {
             BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&health))),
             BackendKind::Grpc => {
                 let channel = match &config.grpc_upstream {
-                    Some(target) => client::connect(target, 1),
-                    None => client::connect_in(grpc.env.clone(), &loopback_target(grpc_addr)),
+                    Some(target) => {
+                        client::connect(target, client::ChannelThreads::Own("grpc-upstream"))
+                    }
+                    None => client::connect(
+                        &loopback_target(grpc_addr),
+                        client::ChannelThreads::Shared(grpc.env.clone()),
+                    ),
                 };
                 Arc::new(GrpcBackend::new(BlockingClient::new(
                     channel,

@@ -11,10 +11,9 @@ pub use demo::{run_demo, DemoArgs};
 pub use load::{run_load, LoadArgs};
 pub use output::exit_code;
 
-use std::sync::Arc;
-use std::time::Duration;
+use grpcio::Channel;
 
-use grpcio::{Channel, ChannelBuilder, EnvBuilder};
+use crate::grpc::client::ChannelThreads;
 
 /// Default server address of the client and the demo.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
@@ -34,14 +33,5 @@ where
 
 /// A channel for one command-line run.
 fn channel(addr: &str) -> Channel {
-    let env = Arc::new(
-        EnvBuilder::new()
-            .cq_count(1)
-            .name_prefix("grpc-cli")
-            .build(),
-    );
-    ChannelBuilder::new(env)
-        .initial_reconnect_backoff(Duration::from_millis(100))
-        .max_reconnect_backoff(Duration::from_secs(1))
-        .connect(addr)
+    crate::grpc::client::connect(addr, ChannelThreads::Own("grpc-cli"))
 }

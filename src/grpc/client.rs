@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use grpcio::{CallOption, Channel, ChannelBuilder, EnvBuilder, MetadataBuilder};
+use grpcio::{CallOption, Channel, ChannelBuilder, EnvBuilder, Environment, MetadataBuilder};
 
 use super::call::REQUEST_ID_KEY;
 use crate::proto::entities::{CreateEntityRequest, GetEntityRequest, ListEntitiesRequest};
@@ -25,23 +25,29 @@ pub struct CallMetadata<'a> {
     pub authorization: Option<&'a str>,
 }
 
+/// Which completion-queue threads a channel's calls run on.
+pub enum ChannelThreads {
+    /// One thread of the channel's own, its name starting with this prefix.
+    Own(&'static str),
+    /// An existing environment's, e.g. the server's, so that a call to this
+    /// process's own server stays on the server's thread.
+    Shared(Arc<Environment>),
+}
+
 /// Opens a channel to `target` (HOST:PORT) that reconnects quickly after the
 /// upstream comes back, rather than backing off for minutes. (The minimum
 /// backoff is left alone: the C core also uses it as the connect timeout.)
-pub fn connect(target: &str, completion_queues: usize) -> Channel {
-    let env = Arc::new(
-        EnvBuilder::new()
-            .cq_count(completion_queues.max(1))
-            .name_prefix("grpc-client")
-            .build(),
-    );
-    connect_in(env, target)
-}
-
-/// Like [`connect`], on an existing environment (completion-queue threads).
-pub fn connect_in(env: Arc<grpcio::Environment>, target: &str) -> Channel {
+pub fn connect(target: &str, threads: ChannelThreads) -> Channel {
+    let env = match threads {
+        ChannelThreads::Own(name_prefix) => Arc::new(
+            EnvBuilder::new()
+                .cq_count(1)
+                .name_prefix(name_prefix)
+                .build(),
+        ),
+        ChannelThreads::Shared(env) => env,
+    };
     ChannelBuilder::new(env)
-        .optimize_for(grpcio::OptTarget::Latency)
         .initial_reconnect_backoff(Duration::from_millis(100))
         .max_reconnect_backoff(Duration::from_secs(1))
         .connect(target)
