@@ -131,8 +131,8 @@ def sweep_errors(levels: dict, target) -> None:
     """Target: Rust, hop and direct, without a single error at any connection count of the sweep."""
     measured = sorted({n for s in ("rust-grpc", "rust-direct") for n in levels.get(s, {}) if n in SWEEP_LEVELS})
     name = f"Rust hop and direct: errors at {SWEEP_LEVELS[0]}–{SWEEP_LEVELS[-1]} connections"
-    if len(measured) < 2:
-        target(name, None, "none", None, "—", "needs the sweep: --sweep or a full run")
+    if len(measured) < 2 or not all(s in levels for s in ("rust-grpc", "rust-direct")):
+        target(name, None, "none", None, "—", "needs the sweep of both: --sweep or a full run")
         return
     found = [f"{MODES[s.split('-')[1]]} at {n}: {', '.join(levels[s][n]['problems'])}"
              for s in ("rust-grpc", "rust-direct") for n in measured if levels.get(s, {}).get(n, {}).get("problems")]
