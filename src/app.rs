@@ -114,8 +114,13 @@ impl Service {
             BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&readiness))),
             BackendKind::Grpc => {
                 let channel = match &config.grpc_upstream {
-                    Some(target) => client::connect(target, 1),
-                    None => client::connect_in(grpc.env.clone(), &reachable(grpc_addr).to_string()),
+                    Some(target) => {
+                        client::connect(target, client::ChannelThreads::Own("grpc-upstream"))
+                    }
+                    None => client::connect(
+                        &reachable(grpc_addr).to_string(),
+                        client::ChannelThreads::Shared(grpc.env.clone()),
+                    ),
                 };
                 Arc::new(GrpcBackend::new(BlockingClient::new(
                     channel,

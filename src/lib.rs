@@ -14,6 +14,7 @@
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
+//! - [`logging`]: access and event lines on stderr, one write per line.
 //! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
 //!   (gRPC client or direct store).
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
@@ -31,6 +32,7 @@ pub mod config;
 pub mod entities;
 pub mod grpc;
 pub mod journal;
+pub mod logging;
 pub mod metrics;
 pub mod proto;
 pub mod readiness;

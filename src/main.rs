@@ -59,14 +59,8 @@ fn quiet_on_closed_stdout() {
     }
 }
 
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .target(env_logger::Target::Stderr)
-        .init();
-}
-
 fn serve(config: &Config) -> i32 {
-    init_logging();
+    entity_service::logging::init();
     // Fail points named in FAILPOINTS (e.g. `entities::create=1*panic`), for
     // tests; compiled in only with the `failpoints` feature.
     #[cfg(feature = "failpoints")]

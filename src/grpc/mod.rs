@@ -1,6 +1,6 @@
 //! The gRPC side: the EntityService implementation, health and reflection,
-//! the server that hosts them, and the blocking client the REST gateway
-//! calls through.
+//! the server that hosts them, and the blocking client the REST gateway and
+//! the command line call through.
 
 pub mod call;
 pub mod client;
