@@ -49,7 +49,10 @@ pub enum OpenError {
     Locked { dir: PathBuf },
     #[error("cannot read journal {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
-    #[error("journal {} is corrupt: {corruption}; refusing to start", path.display())]
+    #[error(
+        "journal {} is corrupt: {corruption}; refusing to start rather than drop good records",
+        path.display()
+    )]
     Corrupt {
         path: PathBuf,
         corruption: replay::Corruption,

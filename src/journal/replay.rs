@@ -31,16 +31,15 @@ pub struct Replayed {
     pub torn_bytes: u64,
 }
 
-/// A damaged record followed by good ones.
+/// Damage no crash can leave: a bad record with a good one after it, or a
+/// good checksum on an id out of order.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "bad record at byte offset {offset} ({reason}), yet a good record follows at byte \
-     offset {next_good}: the journal is corrupt, not torn"
-)]
+#[error("damaged record at byte offset {offset}: {reason}")]
 pub struct Corruption {
+    /// Where the damaged record starts.
     pub offset: u64,
+    /// What is wrong, and where the good record after it starts.
     pub reason: String,
-    pub next_good: u64,
 }
 
 /// Why a journal could not be replayed.
@@ -64,8 +63,11 @@ pub fn replay(journal: impl Read) -> Result<Replayed, ReplayError> {
                     // A good checksum on a wrong id is no crash's doing.
                     return Err(Corruption {
                         offset: window.offset,
-                        reason: format!("entity id {} where {expected} was due", record.id),
-                        next_good: window.offset,
+                        reason: format!(
+                            "its checksum is good but it holds entity {} where {expected} \
+                             was due",
+                            record.id
+                        ),
                     }
                     .into());
                 }
@@ -105,8 +107,10 @@ fn end_at_bad_record(
             Decoded::Record(_) => {
                 return Err(Corruption {
                     offset: bad,
-                    reason: reason.to_string(),
-                    next_good: window.offset,
+                    reason: format!(
+                        "{reason}, and a good record follows at byte offset {}",
+                        window.offset
+                    ),
                 }
                 .into())
             }
@@ -284,7 +288,7 @@ mod tests {
         let error = replay(&bytes[..]).unwrap_err();
         assert!(
             matches!(&error, ReplayError::Corrupt(c) if c.offset == first as u64
-                && c.next_good == first as u64 + 64),
+                && c.reason.ends_with(&format!("byte offset {}", first + 64))),
             "{error:?}"
         );
     }
@@ -297,8 +301,13 @@ mod tests {
         match replay(&bytes[..]) {
             Err(ReplayError::Corrupt(corruption)) => {
                 assert_eq!(corruption.offset, second as u64);
-                assert_eq!(corruption.reason, "checksum mismatch");
-                assert_eq!(corruption.next_good, journal(2).len() as u64);
+                assert_eq!(
+                    corruption.reason,
+                    format!(
+                        "checksum mismatch, and a good record follows at byte offset {}",
+                        journal(2).len()
+                    )
+                );
             }
             other => panic!("expected corruption, got {other:?}"),
         }
