@@ -272,6 +272,9 @@ fn wake_all(wakers: Vec<Arc<AtomicWaker>>) {
 #[must_use = "a create is acknowledged only once its Creation completes"]
 pub struct Creation(Pending);
 
+/// How a [`Creation`] ends: the stored entity, or why it was not stored.
+pub type Created = Result<Arc<Entity>, CommitError>;
+
 enum Pending {
     Stored(Option<Arc<Entity>>),
     Journaled(oneshot::Receiver<Answer>),
@@ -279,7 +282,7 @@ enum Pending {
 
 impl Creation {
     /// Blocks this thread until the entity is stored (REST worker threads).
-    pub fn wait(self) -> Result<Arc<Entity>, CommitError> {
+    pub fn wait(self) -> Created {
         match self.0 {
             Pending::Stored(Some(entity)) => Ok(entity),
             pending => futures_executor::block_on(Creation(pending)),
@@ -288,10 +291,11 @@ impl Creation {
 }
 
 impl Future for Creation {
-    type Output = Result<Arc<Entity>, CommitError>;
+    type Output = Created;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
+            // (Taken by the first poll; a future is not polled after Ready.)
             Pending::Stored(entity) => Poll::Ready(entity.take().ok_or(CommitError::Stopped)),
             // A dropped sender means the writer stopped before answering.
             Pending::Journaled(answer) => Pin::new(answer)

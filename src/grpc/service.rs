@@ -32,7 +32,7 @@ use crate::proto::entities::{
 };
 use crate::proto::entities_grpc;
 use crate::status::Status;
-use crate::store::Creation;
+use crate::store::{Created, Creation};
 
 /// The service's full name.
 pub const SERVICE_NAME: &str = "entities.v1.EntityService";
@@ -290,10 +290,7 @@ async fn acknowledge(
 }
 
 /// The id of a completed create, or the call's error naming its index.
-fn acknowledged(
-    index: usize,
-    done: Result<std::sync::Arc<crate::store::Entity>, crate::journal::CommitError>,
-) -> Result<i64, Option<Status>> {
+fn acknowledged(index: usize, done: Created) -> Result<i64, Option<Status>> {
     done.map(|entity| entity.id)
         .map_err(|error| Some(at_index(index, Status::from(error))))
 }
