@@ -1,69 +1,96 @@
 #!/usr/bin/env bash
-# bench.sh: REST throughput and latency of entity-service (Rust) against the
-# Python originals (FastAPI + uvicorn, Flask + gunicorn), each with REST going
-# through a gRPC call to its own gRPC server ("hop", --backend/--mode grpc) or
-# straight to the store ("direct"); plus a gRPC-only figure and the memory of
-# each service holding 100k entities.
+# bench.sh: REST throughput, latency and server CPU per request of
+# entity-service (Rust) against the Python originals (FastAPI + uvicorn,
+# Flask + gunicorn), each with REST going through a gRPC call to its own gRPC
+# server ("hop", --backend/--mode grpc) or straight to the store ("direct");
+# the hop's own cost (hop − direct CPU per request); a connection sweep; a
+# gRPC-only figure and the memory of each service holding 100k entities.
 #
-# The script orchestrates; bench/report.py (run with bench/.venv's Python)
-# parses wrk's output, takes medians, checks the targets and writes
-# bench/results/latest.{md,json,png}. Run `./bench.sh --help` for options.
+# The script orchestrates; bench/lib.sh holds what it shares with
+# bench/soak.sh (starting and stopping a server, /proc snapshots), and
+# bench/report.py (run with bench/.venv's Python) parses wrk's output and the
+# snapshots, takes medians, checks the targets and writes latest.{md,json,png}.
+# Run `./bench.sh --help` for options.
 set -Eeuo pipefail # -E: the ERR trap below also fires inside functions
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 BIN="$ROOT/target/release/entity-service"
 VENV="$ROOT/bench/.venv"
 PY="$VENV/bin/python"
 PYDIR="$ROOT/bench/python"
-RESULTS="$ROOT/bench/results"
-export RUST_LOG=warn # our server, load generator and client: warnings only, on stderr
+PUBLISHED="$ROOT/bench/results"            # the committed reference results: --publish only
+LOCAL="$ROOT/target/bench"                 # every other run, a folder each (git-ignored)
+export RUST_LOG=warn                       # load generator and client: warnings only, on stderr
+SERVER_RUST_LOG="${SERVER_RUST_LOG:-warn}" # the Rust server's RUST_LOG (warn: no access lines)
+SERVER_ARGS="${SERVER_ARGS:-}"             # extra flags for the Rust server
 
 ALL_SYSTEMS=(rust-grpc rust-direct fastapi-grpc fastapi-direct flask-grpc flask-direct)
-DURATION="${DURATION:-30}"       # seconds per measured wrk run (and per gRPC load run)
-CONNECTIONS="${CONNECTIONS:-10}" # wrk connections
-WARMUP=3                         # seconds of discarded wrk before each run
-ENTITIES=100000                  # entities imported for the memory figure
-LOAD_THREADS=4                   # threads of `entity-service load`
-START_TIMEOUT=30                 # seconds a server gets to print its two listening lines
-STOP_TIMEOUT=10                  # seconds between SIGTERM and SIGKILL
+SWEEP_LEVELS=(1 10 100 400) # connection counts of the sweep (full run and --sweep)
+SMOKE_LEVELS=(10 400)       # --smoke's tiny sweep: the code path, and errors at the top
+DEFAULT_DURATION=30         # seconds per measured wrk run (and per gRPC load run)
+DEFAULT_CONNECTIONS=10      # wrk connections of the main tables
+DURATION="${DURATION:-$DEFAULT_DURATION}"
+CONNECTIONS="${CONNECTIONS:-$DEFAULT_CONNECTIONS}"
+WARMUP=3        # seconds of discarded wrk before each measured run
+ENTITIES=100000 # entities imported for the memory figure
+LOAD_THREADS=4  # threads of `entity-service load`
 REPEAT=1
 PROFILE=full
+SWEEP_ONLY=0
+PUBLISH=0
+OUT=""
 BUILD=1
 ONLY=()
 
 usage() {
     cat <<EOF
-Usage: ./bench.sh [--quick | --smoke] [--only NAME]... [--repeat N] [--no-build]
+Usage: ./bench.sh [--quick | --smoke] [--sweep] [--only NAME]... [--repeat N]
+                  [--out DIR | --publish] [--no-build]
 
 Benchmarks REST GET /{id} of six servers with wrk, one at a time on loopback:
   ${ALL_SYSTEMS[*]}
 (rust = this crate's release binary; fastapi = uvicorn; flask = gunicorn gthread;
 grpc = REST through a gRPC call to the process's own server, direct = the store).
-Also: gRPC-only calls/s (entity-service load, $LOAD_THREADS threads) of Rust and Python
-grpcio, and each service's RSS after importing $ENTITIES entities over gRPC.
+For each: req/s, latency, and the server's CPU time per request (utime + stime
+of its whole process tree from /proc over the measured run, ÷ requests) with
+its context switches per request; from those, the hop's own cost per request
+(hop − direct). Also: gRPC-only calls/s (entity-service load, $LOAD_THREADS threads)
+of Rust and Python grpcio, and each service's RSS after importing $ENTITIES entities.
+A full run (no option) also sweeps ${SWEEP_LEVELS[*]} connections: about 15 minutes.
 
 Options:
-  --quick        5 s runs (default: \$DURATION, 30 s)
-  --smoke        1 s runs, 1 s warm-up, 2k entities, 1 s gRPC load: a CI check
-                 that everything works, not a measurement
+  --quick        5 s runs at \$CONNECTIONS connections only (no sweep)
+  --smoke        1 s runs, 1 s warm-up, a tiny sweep (${SMOKE_LEVELS[*]} connections), 2k
+                 entities, 1 s gRPC load: a CI check that everything works,
+                 not a measurement
+  --sweep        the connection sweep alone: ${SWEEP_LEVELS[*]} connections, hop and
+                 direct, every selected system; req/s, p99, CPU per request and
+                 a second chart; no gRPC load, no memory. Combines with --quick.
   --only NAME    run only the systems whose name contains NAME (repeatable or
                  comma-separated), e.g. --only rust --only fastapi-grpc
   --repeat N     N interleaved rounds (A B C … A B C); reports medians
+  --out DIR      write the results into DIR
+  --publish      write them into bench/results/, the committed reference results
+                 that README quotes: only a full run of every system with the
+                 default settings (no other option or variable), on a quiet machine
   --no-build     use the existing target/release/entity-service as it is
   -h, --help     this help
 
-Environment: DURATION (s, default 30), CONNECTIONS (default 10).
-Writes bench/results/latest.md (the table, also printed on stdout),
-latest.json (raw figures) and latest.png (chart); --smoke writes them under
-target/bench-smoke/ instead. Progress goes to stderr.
+Environment: DURATION (s, default $DEFAULT_DURATION), CONNECTIONS (of the main tables,
+default $DEFAULT_CONNECTIONS), SERVER_RUST_LOG (the Rust server's RUST_LOG, default warn;
+info prices its access logs), SERVER_ARGS (extra flags for the Rust server,
+e.g. "--http-threads 4 --grpc-completion-queues 1").
+
+Writes latest.md (the tables, also printed on stdout), latest.json (raw
+figures), latest.png (chart) and, with a sweep, latest-sweep.png into a new
+folder target/bench/<UTC time>-<profile>/ (git-ignored; target/bench/latest
+points to the last one) with the raw wrk outputs and /proc snapshots under
+raw/, into --out DIR likewise, or with --publish into bench/results/ (tables
+and charts only). Progress goes to stderr.
 Exit status: 0 when the benchmark ran (met targets or not), non-zero otherwise.
 EOF
-}
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
 }
 
 # ---------------------------------------------------------------- options
@@ -73,6 +100,8 @@ parse_args() {
         case "$1" in
         --quick) PROFILE=quick ;;
         --smoke) PROFILE=smoke ;;
+        --sweep) SWEEP_ONLY=1 ;;
+        --publish) PUBLISH=1 ;;
         --only)
             (($# >= 2)) || die "--only needs a NAME"
             IFS=, read -r -a names <<<"$2"
@@ -89,6 +118,12 @@ parse_args() {
             shift
             ;;
         --repeat=*) REPEAT="${1#--repeat=}" ;;
+        --out)
+            (($# >= 2)) || die "--out needs a DIR"
+            OUT="$2"
+            shift
+            ;;
+        --out=*) OUT="${1#--out=}" ;;
         --no-build) BUILD=0 ;;
         -h | --help)
             usage
@@ -102,18 +137,47 @@ parse_args() {
         shift
     done
     [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat wants a positive integer, got '$REPEAT'"
+    if ((PUBLISH)); then
+        check_publishable
+    fi
+    LEVELS=("${SWEEP_LEVELS[@]}")
     case "$PROFILE" in
-    quick) DURATION=5 ;;
+    quick)
+        DURATION=5
+        ((SWEEP_ONLY)) || LEVELS=()
+        ;;
     smoke)
         DURATION=1
         WARMUP=1
         ENTITIES=2000
-        RESULTS="$ROOT/target/bench-smoke" # a check, not results to keep
+        ((SWEEP_ONLY)) || LEVELS=("${SMOKE_LEVELS[@]}")
         ;;
     esac
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION wants whole seconds, got '$DURATION'"
     [[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS wants a positive integer, got '$CONNECTIONS'"
+    # The main tables' connection count is always measured, once, in order with the rest.
+    mapfile -t LEVELS < <(printf '%s\n' "${LEVELS[@]}" "$CONNECTIONS" | sort -nu)
+    read -r -a SERVER_EXTRA <<<"$SERVER_ARGS"
+    select_systems
+    choose_results
+}
 
+# --publish replaces the reference results README quotes: only a full run of
+# every system with the default settings may do that.
+check_publishable() {
+    local why=""
+    [[ "$PROFILE" == full ]] || why="--$PROFILE"
+    ((SWEEP_ONLY == 0)) || why="--sweep"
+    ((${#ONLY[@]} == 0)) || why="--only"
+    [[ -z "$OUT" ]] || why="--out"
+    [[ "$DURATION" == "$DEFAULT_DURATION" ]] || why="DURATION=$DURATION"
+    [[ "$CONNECTIONS" == "$DEFAULT_CONNECTIONS" ]] || why="CONNECTIONS=$CONNECTIONS"
+    [[ "$SERVER_RUST_LOG" == warn ]] || why="SERVER_RUST_LOG=$SERVER_RUST_LOG"
+    [[ -z "$SERVER_ARGS" ]] || why="SERVER_ARGS=$SERVER_ARGS"
+    [[ -z "$why" ]] || die "--publish takes a full run of every system with the default settings, not $why"
+}
+
+select_systems() {
     SYSTEMS=()
     local system pattern
     for system in "${ALL_SYSTEMS[@]}"; do
@@ -131,10 +195,26 @@ parse_args() {
     ((${#SYSTEMS[@]} > 0)) || die "--only ${ONLY[*]} matches none of: ${ALL_SYSTEMS[*]}"
 }
 
+# RESULTS: where this run's latest.* go: a new folder under the git-ignored
+# target/bench/ unless --out or --publish says otherwise.
+choose_results() {
+    if ((PUBLISH)); then
+        RESULTS="$PUBLISHED"
+    elif [[ -n "$OUT" ]]; then
+        mkdir -p "$OUT"
+        RESULTS="$(cd "$OUT" && pwd)"
+    else
+        RESULTS="$LOCAL/$(date -u +%Y%m%d-%H%M%S)-$PROFILE"
+        if ((SWEEP_ONLY)); then
+            RESULTS+="-sweep"
+        fi
+    fi
+    RESULTS_SHOWN="${RESULTS#"$ROOT"/}" # relative to the repository when inside it
+}
+
 # ---------------------------------------------------------------- cleanup
 
-SERVER_PID=""  # the running server (a process-group leader: started with setsid)
-WORK=""        # temporary directory, removed on exit
+WORK="" # temporary directory, removed on exit
 
 cleanup() {
     local status=$?
@@ -205,23 +285,16 @@ a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
 print(a.getsockname()[1], b.getsockname()[1])'
 }
 
-# True while PID runs (a zombie, exited but not yet reaped, does not count).
-alive() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat%% *}" != Z ]]
-}
-
-# start_server SYSTEM-MODE: starts it in its own process group with its
-# stdout/stderr in $WORK, waits for both listening lines, and sets
-# SERVER_PID, HTTP_ADDR (host:port) and GRPC_ADDR. Fails (exit) otherwise.
+# start_server SYSTEM-MODE: launch_server (bench/lib.sh) with that system's
+# command line; sets SERVER_PID, HTTP_ADDR and GRPC_ADDR.
 start_server() {
-    local name="$1" impl="${1%-*}" mode="${1##*-}" ports http grpc
-    local out="$WORK/$name.out" err="$WORK/$name.err"
+    local name="$1" impl="${1%-*}" mode="${1##*-}" http grpc
     local -a cmd
     case "$impl" in
-    rust) cmd=("$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --backend "$mode") ;;
+    rust)
+        cmd=(env RUST_LOG="$SERVER_RUST_LOG" "$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0
+            --backend "$mode" "${SERVER_EXTRA[@]}")
+        ;;
     fastapi | flask)
         # The Python apps print the port they were given, so pick real ones.
         read -r http grpc <<<"$(free_ports)"
@@ -234,44 +307,18 @@ start_server() {
         ;;
     *) die "unknown system $name" ;;
     esac
-    : >"$out"
-    setsid "${cmd[@]}" >"$out" 2>"$err" </dev/null &
-    SERVER_PID=$!
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until grep -q '^REST listening on ' "$out" && grep -q '^gRPC listening on ' "$out"; do
-        local why=""
-        if ! alive "$SERVER_PID"; then
-            why="exited before printing both listening lines"
-        elif ((SECONDS >= deadline)); then
-            why="did not print both listening lines within ${START_TIMEOUT} s"
-        fi
-        if [[ -n "$why" ]]; then
-            log "$name $why; its stdout and stderr:"
-            sed 's/^/    /' "$out" "$err" | tail -30 >&2
-            die "$name failed to start: ${cmd[*]}"
-        fi
-        sleep 0.1
-    done
-    HTTP_ADDR="$(sed -n 's#^REST listening on http://##p' "$out" | head -n1)"
-    GRPC_ADDR="$(sed -n 's#^gRPC listening on ##p' "$out" | head -n1)"
+    launch_server "$name" "$WORK" "${cmd[@]}"
 }
 
-# stop_server PID [TIMEOUT]: SIGTERM, wait up to TIMEOUT s (default 10), then
-# SIGKILL its whole process group (e.g. a gunicorn worker left behind).
-stop_server() {
-    local pid="$1" timeout="${2:-$STOP_TIMEOUT}"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + timeout))
-    while alive "$pid" && ((SECONDS < deadline)); do
-        sleep 0.1
-    done
-    if alive "$pid"; then
-        log "server $pid still running ${timeout} s after SIGTERM: SIGKILL"
+# stop_current NAME: stops the running server; one that does not stop
+# cleanly is worth a line, not a failed benchmark. Status 143 (128 + SIGTERM)
+# is clean too: uvicorn re-raises the SIGTERM after its graceful shutdown.
+stop_current() {
+    local status=0
+    stop_server "$SERVER_PID" || status=$?
+    if ((status != 0 && status != 143)); then
+        log "warning: $1 exited with status $status when stopped"
     fi
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    [[ "$SERVER_PID" == "$pid" ]] && SERVER_PID=""
-    return 0
 }
 
 # The process that owns the store: the server itself, or gunicorn's worker.
@@ -285,8 +332,6 @@ store_pid() {
         echo "$SERVER_PID"
     fi
 }
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------- measurements
 
@@ -324,33 +369,51 @@ is_selected() {
     return 1
 }
 
-# One measured round of one system: start, create entity 1, warm up, wrk, the
-# gRPC load when this system provides it, stop.
+# measure_rest NAME ROUND CONNECTIONS: a warm-up, then the measured wrk run
+# between two snapshots of the server's CPU time (runs/NAME.cN.ROUND.*).
+measure_rest() {
+    local name="$1" round="$2" connections="$3"
+    local stem="$WORK/runs/$name.c$connections.$round" tag="[$round/$REPEAT] $name, $connections conn."
+    log "$tag: warm-up ${WARMUP} s, then wrk ${DURATION} s"
+    wrk -t1 -c"$connections" -d"${WARMUP}s" "http://$HTTP_ADDR/1" >/dev/null || die "$name: wrk warm-up failed"
+    proc_snapshot "$SERVER_PID" >"$stem.cpu0"
+    wrk -t1 -c"$connections" -d"${DURATION}s" --latency "http://$HTTP_ADDR/1" >"$stem.wrk" ||
+        die "$name: wrk failed: $(cat "$stem.wrk")"
+    proc_snapshot "$SERVER_PID" >"$stem.cpu1"
+    log "$tag: $("$PY" "$ROOT/bench/report.py" summary "$stem.wrk" --clk-tck "$CLK_TCK")"
+    alive "$SERVER_PID" || log "warning: $name exited during the run"
+}
+
+# measure_load NAME ROUND IMPL: the gRPC load run (load/IMPL.ROUND.*), with the
+# server's CPU time around it.
+measure_load() {
+    local name="$1" round="$2" impl="$3" stem="$WORK/load/$3.$2"
+    log "[$round/$REPEAT] $name: gRPC load, $LOAD_THREADS threads, ${DURATION} s on $GRPC_ADDR"
+    proc_snapshot "$SERVER_PID" >"$stem.cpu0"
+    # Exit status 1 means some calls failed: that is in the JSON (errors), reported, not fatal.
+    "$BIN" load --addr "$GRPC_ADDR" --threads "$LOAD_THREADS" --seconds "$DURATION" --id 1 --json >"$stem.json" || true
+    proc_snapshot "$SERVER_PID" >"$stem.cpu1"
+    grep -q '"calls_per_sec"' "$stem.json" || die "$name: entity-service load printed no result"
+    echo "$name" >"$WORK/load/$impl.from"
+    log "[$round/$REPEAT] $name: gRPC $(cat "$stem.json")"
+}
+
+# One measured round of one system: start, create entity 1, wrk at each
+# connection count, the gRPC load when this system provides it, stop.
 bench_system() {
-    local name="$1" round="$2" impl
+    local name="$1" round="$2" connections impl=""
     log "[$round/$REPEAT] $name: starting"
     start_server "$name"
-    log "[$round/$REPEAT] $name: REST on $HTTP_ADDR, gRPC on $GRPC_ADDR; warm-up ${WARMUP} s"
+    log "[$round/$REPEAT] $name: REST on $HTTP_ADDR, gRPC on $GRPC_ADDR"
     create_entity "$name"
-    wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://$HTTP_ADDR/1" >/dev/null || die "$name: wrk warm-up failed"
-    log "[$round/$REPEAT] $name: wrk ${DURATION} s"
-    local result="$WORK/runs/$name.$round.wrk"
-    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://$HTTP_ADDR/1" >"$result" ||
-        die "$name: wrk failed: $(cat "$result")"
-    log "[$round/$REPEAT] $name: $("$PY" "$ROOT/bench/report.py" summary "$result")"
-    alive "$SERVER_PID" || log "warning: $name exited during the run"
-
-    impl="$(load_source "$name")"
+    for connections in "${LEVELS[@]}"; do
+        measure_rest "$name" "$round" "$connections"
+    done
+    ((SWEEP_ONLY)) || impl="$(load_source "$name")"
     if [[ -n "$impl" ]]; then
-        log "[$round/$REPEAT] $name: gRPC load, $LOAD_THREADS threads, ${DURATION} s on $GRPC_ADDR"
-        local load="$WORK/load/$impl.$round.json"
-        # Exit status 1 means some calls failed: that is in the JSON (errors), reported, not fatal.
-        "$BIN" load --addr "$GRPC_ADDR" --threads "$LOAD_THREADS" --seconds "$DURATION" --id 1 --json >"$load" || true
-        grep -q '"calls_per_sec"' "$load" || die "$name: entity-service load printed no result"
-        echo "$name" >"$WORK/load/$impl.from"
-        log "[$round/$REPEAT] $name: gRPC $(cat "$load")"
+        measure_load "$name" "$round" "$impl"
     fi
-    stop_server "$SERVER_PID"
+    stop_current "$name"
 }
 
 # ENTITIES JSON lines {"name":"entity-000001","description":<32 hex chars>}.
@@ -381,16 +444,40 @@ bench_memory() {
     printf 'pid_role=%s\ncreated=%s\nrss_before_kib=%s\nrss_after_kib=%s\n' \
         "$role" "$created" "$before" "$after" >"$WORK/mem/$impl.env"
     log "memory: $impl: RSS $((before / 1024)) MiB at start, $((after / 1024)) MiB after import"
-    stop_server "$SERVER_PID"
+    stop_current "$name"
 }
 
 # ---------------------------------------------------------------- main
 
+write_report() {
+    local systems load_threads=0
+    systems="$(IFS=, && echo "${SYSTEMS[*]}")"
+    ((SWEEP_ONLY)) || load_threads=$LOAD_THREADS
+    log "writing $RESULTS_SHOWN/latest.{md,json,png}"
+    "$PY" "$ROOT/bench/report.py" report "$WORK" --out "$RESULTS" --shown-as "$RESULTS_SHOWN" \
+        --profile "$PROFILE" --wrk-cmd "wrk -t1 -cN -d${DURATION}s --latency http://ADDR/1" \
+        --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" --repeat "$REPEAT" \
+        --load-threads "$load_threads" --clk-tck "$CLK_TCK" --server-log "$SERVER_RUST_LOG" \
+        --server-args "$SERVER_ARGS" --invocation "./bench.sh${INVOCATION:+ $INVOCATION}" \
+        --systems "$systems" || die "report.py failed"
+    if ((PUBLISH == 0)); then # keep the raw files: report.py can read them again
+        mkdir -p "$RESULTS/raw"
+        cp -R "$WORK/runs" "$WORK/load" "$WORK/mem" "$RESULTS/raw/"
+    fi
+    if [[ "$RESULTS" == "$LOCAL"/* ]]; then
+        ln -sfn "$(basename "$RESULTS")" "$LOCAL/latest"
+    fi
+    log "done: results in $RESULTS_SHOWN/"
+}
+
 main() {
+    INVOCATION="$*"
     parse_args "$@"
+    CLK_TCK="$(getconf CLK_TCK)"
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")"
     mkdir -p "$WORK/runs" "$WORK/load" "$WORK/mem" "$RESULTS"
-    log "profile $PROFILE: ${DURATION} s runs, ${WARMUP} s warm-up, $CONNECTIONS connections, $REPEAT round(s); systems: ${SYSTEMS[*]}"
+    log "profile $PROFILE: ${DURATION} s runs, ${WARMUP} s warm-up, at ${LEVELS[*]} connections," \
+        "$REPEAT round(s); systems: ${SYSTEMS[*]}"
 
     ensure_wrk
     build_rust
@@ -403,25 +490,18 @@ main() {
         done
     done
 
-    make_import_file
-    for impl in rust fastapi flask; do
-        for system in "${SYSTEMS[@]}"; do
-            if [[ "$system" == "$impl"-* ]]; then
-                bench_memory "$impl"
-                break
-            fi
+    if ((SWEEP_ONLY == 0)); then
+        make_import_file
+        for impl in rust fastapi flask; do
+            for system in "${SYSTEMS[@]}"; do
+                if [[ "$system" == "$impl"-* ]]; then
+                    bench_memory "$impl"
+                    break
+                fi
+            done
         done
-    done
-
-    log "writing bench/results/latest.{md,json,png}"
-    "$PY" "$ROOT/bench/report.py" report "$WORK" --out "$RESULTS" --profile "$PROFILE" \
-        --wrk-cmd "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency http://ADDR/1" \
-        --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" --repeat "$REPEAT" \
-        --load-threads "$LOAD_THREADS" --invocation "./bench.sh${*:+ $*}" --systems "$(
-            IFS=,
-            echo "${SYSTEMS[*]}"
-        )" || die "report.py failed"
-    log "done"
+    fi
+    write_report
 }
 
 main "$@"

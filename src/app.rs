@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Auth;
-use crate::config::{resolve, BackendKind, Config};
+use crate::config::{reachable, resolve, BackendKind, Config};
 use crate::entities::Entities;
 use crate::grpc::call::CallGate;
 use crate::grpc::{
-    client, BlockingClient, DescriptorIndex, EntityService, GrpcServer, GrpcServerOptions,
-    HealthService, HealthState, ReflectionService,
+    client, BlockingClient, DescriptorIndex, EntityService, GrpcServer, GrpcServerError,
+    GrpcServerOptions, HealthService, ReflectionService,
 };
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::rest::{Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions};
 use crate::store::Store;
 
@@ -31,8 +32,10 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("cannot start the gRPC server: {0}")]
-    Grpc(String),
+    #[error("the embedded protobuf descriptors are invalid: {0}")]
+    Descriptors(#[source] protobuf::Error),
+    #[error(transparent)]
+    Grpc(#[from] GrpcServerError),
     #[error("cannot bind the REST listener to {addr}: {source}")]
     Rest {
         addr: SocketAddr,
@@ -50,7 +53,7 @@ pub struct Running {
     /// The gRPC listener's bound address.
     pub grpc_addr: SocketAddr,
     store: Arc<Store>,
-    health: Arc<HealthState>,
+    readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
     grpc: GrpcServer,
     rest: RestServer,
@@ -65,10 +68,10 @@ impl Service {
         let store = Arc::new(Store::new());
         let entities = Entities::new(Arc::clone(&store));
         let auth = Auth::new(config.auth_token.clone());
-        let metrics = Arc::new(Metrics::new());
-        let health = Arc::new(HealthState::default());
+        let metrics = Arc::new(Metrics::new(Arc::clone(&store)));
+        let readiness = Arc::new(Readiness::default());
         let descriptors = DescriptorIndex::from_set(crate::proto::FILE_DESCRIPTOR_SET)
-            .map_err(|e| StartError::Grpc(format!("embedded descriptors are invalid: {e}")))?;
+            .map_err(StartError::Descriptors)?;
 
         let protected = CallGate {
             auth: auth.clone(),
@@ -81,29 +84,33 @@ impl Service {
         let reflection = ReflectionService::new(Arc::new(descriptors), open.clone());
         let services = vec![
             EntityService::new(entities.clone(), protected).into_grpc_service(),
-            HealthService::new(Arc::clone(&health), open).into_grpc_service(),
+            HealthService::new(Arc::clone(&readiness), open).into_grpc_service(),
             reflection.clone().into_v1_service(),
             reflection.into_v1alpha_service(),
         ];
         let grpc = GrpcServer::start(
             &GrpcServerOptions {
                 addr: grpc_bind,
-                completion_queues: config.grpc_completion_queues(),
+                completion_queues: usize::from(config.grpc_completion_queues),
                 max_message_bytes: config.grpc_max_message_bytes,
                 keepalive_time: Duration::from_millis(config.grpc_keepalive_time_ms),
                 keepalive_timeout: Duration::from_millis(config.grpc_keepalive_timeout_ms),
             },
             services,
-        )
-        .map_err(|status| StartError::Grpc(status.message))?;
+        )?;
         let grpc_addr = grpc.addr;
 
         let backend: Arc<dyn Backend> = match config.backend {
-            BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&health))),
+            BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&readiness))),
             BackendKind::Grpc => {
                 let channel = match &config.grpc_upstream {
-                    Some(target) => client::connect(target, 1),
-                    None => client::connect_in(grpc.env.clone(), &loopback_target(grpc_addr)),
+                    Some(target) => {
+                        client::connect(target, client::ChannelThreads::Own("grpc-upstream"))
+                    }
+                    None => client::connect(
+                        &reachable(grpc_addr).to_string(),
+                        client::ChannelThreads::Shared(grpc.env.clone()),
+                    ),
                 };
                 Arc::new(GrpcBackend::new(BlockingClient::new(
                     channel,
@@ -111,13 +118,7 @@ impl Service {
                 )))
             }
         };
-        let gateway = Gateway::new(
-            backend,
-            auth,
-            config.max_body_bytes,
-            Arc::clone(&metrics),
-            Arc::clone(&store),
-        );
+        let gateway = Gateway::new(backend, auth, config.max_body_bytes, Arc::clone(&metrics));
         let rest = RestServer::start(
             RestServerOptions {
                 addr: http_bind,
@@ -141,7 +142,7 @@ impl Service {
             http_addr: rest.addr,
             grpc_addr,
             store,
-            health,
+            readiness,
             metrics,
             grpc,
             rest,
@@ -155,22 +156,22 @@ impl Running {
     /// calls get [`GRPC_STOP_GRACE`] to finish.
     pub fn stop(self) {
         log::info!("stopping");
-        self.health.begin_stop();
+        self.readiness.begin_stop();
         self.rest.stop();
         self.store.close_watches();
-        self.health.close();
+        self.readiness.close();
         self.grpc.stop(GRPC_STOP_GRACE);
         log::info!("stopped");
     }
 
     /// Reports NOT_SERVING from now on, without stopping (the first step of `stop`).
     pub fn begin_stop(&self) {
-        self.health.begin_stop();
+        self.readiness.begin_stop();
     }
 
     /// This service's metrics in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
-        self.metrics.render(&self.store)
+        self.metrics.render()
     }
 
     /// The shared store (for tests and tools in this process).
@@ -207,15 +208,4 @@ fn parse_addr(what: &'static str, addr: &str) -> Result<SocketAddr, StartError> 
         addr: addr.to_string(),
         source,
     })
-}
-
-/// Where this process reaches its own gRPC server: loopback when bound to
-/// the unspecified address.
-fn loopback_target(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if !ip.is_unspecified() => ip,
-        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-    };
-    SocketAddr::new(ip, addr.port()).to_string()
 }

@@ -23,11 +23,6 @@ impl Auth {
         }
     }
 
-    /// Whether a token is required.
-    pub fn is_enabled(&self) -> bool {
-        self.token.is_some()
-    }
-
     /// Whether an `authorization` header value grants access. Compares in constant
     /// time for a given length, so timing does not reveal how much of a guess matched.
     pub fn allows(&self, authorization: Option<&[u8]>) -> bool {

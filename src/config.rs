@@ -1,6 +1,6 @@
 //! `serve` settings: each a command-line flag and an environment variable.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// Where REST handlers get entities from.
@@ -12,14 +12,42 @@ pub enum BackendKind {
     Direct,
 }
 
+/// The default of each `serve` flag, written once: clap's `--help` and
+/// [`Config::default`] both read these.
+pub mod defaults {
+    /// `--http-addr`.
+    pub const HTTP_ADDR: &str = "127.0.0.1:8000";
+    /// `--grpc-addr`.
+    pub const GRPC_ADDR: &str = "127.0.0.1:50051";
+    /// `--deadline-ms`.
+    pub const DEADLINE_MS: u64 = 1000;
+    /// `--max-body-bytes`.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024;
+    /// `--http-idle-timeout-ms`.
+    pub const HTTP_IDLE_TIMEOUT_MS: u64 = 30_000;
+    /// `--grpc-completion-queues`: the server and this process's own client
+    /// share one completion-queue thread, which on small machines beats more.
+    pub const GRPC_COMPLETION_QUEUES: u16 = 1;
+    /// `--grpc-max-message-bytes`.
+    pub const GRPC_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+    /// `--grpc-keepalive-time-ms`.
+    pub const GRPC_KEEPALIVE_TIME_MS: u64 = 60_000;
+    /// `--grpc-keepalive-timeout-ms`.
+    pub const GRPC_KEEPALIVE_TIMEOUT_MS: u64 = 20_000;
+    /// REST worker threads per core when `--http-threads` is not given.
+    pub const HTTP_THREADS_PER_CORE: usize = 8;
+    /// The fewest REST worker threads when `--http-threads` is not given.
+    pub const MIN_HTTP_THREADS: usize = 16;
+}
+
 /// Everything `serve` needs.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     /// REST listen address (port 0 = any free port).
-    #[arg(long, env = "ENTITY_HTTP_ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(long, env = "ENTITY_HTTP_ADDR", default_value = defaults::HTTP_ADDR)]
     pub http_addr: String,
     /// gRPC listen address (port 0 = any free port).
-    #[arg(long, env = "ENTITY_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "ENTITY_GRPC_ADDR", default_value = defaults::GRPC_ADDR)]
     pub grpc_addr: String,
     /// How REST handlers reach the store.
     #[arg(long, env = "ENTITY_BACKEND", value_enum, default_value_t = BackendKind::Grpc)]
@@ -31,49 +59,49 @@ pub struct Config {
     #[arg(long, env = "ENTITY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_threads: Option<u16>,
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
-    #[arg(long, env = "ENTITY_DEADLINE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ENTITY_DEADLINE_MS", default_value_t = defaults::DEADLINE_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub deadline_ms: u64,
     /// Bearer token required on every entity call (unset = open).
     #[arg(long, env = "ENTITY_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
     /// Largest accepted REST request body, in bytes.
-    #[arg(long, env = "ENTITY_MAX_BODY_BYTES", default_value_t = 65536)]
+    #[arg(long, env = "ENTITY_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Idle keep-alive REST connections are closed after this many milliseconds.
-    #[arg(long, env = "ENTITY_HTTP_IDLE_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ENTITY_HTTP_IDLE_TIMEOUT_MS", default_value_t = defaults::HTTP_IDLE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_idle_timeout_ms: u64,
     /// gRPC completion queues (threads) of the server, shared with this
-    /// process's own client (default 1: on small machines more queues only
-    /// add thread switches).
-    #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub grpc_completion_queues: Option<u16>,
+    /// process's own client (on small machines more queues only add thread
+    /// switches).
+    #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", default_value_t = defaults::GRPC_COMPLETION_QUEUES, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub grpc_completion_queues: u16,
     /// Largest gRPC message accepted, in bytes (larger: RESOURCE_EXHAUSTED).
-    #[arg(long, env = "ENTITY_GRPC_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "ENTITY_GRPC_MAX_MESSAGE_BYTES", default_value_t = defaults::GRPC_MAX_MESSAGE_BYTES)]
     pub grpc_max_message_bytes: usize,
     /// Interval of HTTP/2 keepalive pings on gRPC connections, in milliseconds.
-    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIME_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIME_MS", default_value_t = defaults::GRPC_KEEPALIVE_TIME_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub grpc_keepalive_time_ms: u64,
     /// How long a keepalive ping may go unanswered before the connection is closed, in milliseconds.
-    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIMEOUT_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ENTITY_GRPC_KEEPALIVE_TIMEOUT_MS", default_value_t = defaults::GRPC_KEEPALIVE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub grpc_keepalive_timeout_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            http_addr: "127.0.0.1:8000".into(),
-            grpc_addr: "127.0.0.1:50051".into(),
+            http_addr: defaults::HTTP_ADDR.into(),
+            grpc_addr: defaults::GRPC_ADDR.into(),
             backend: BackendKind::Grpc,
             grpc_upstream: None,
             http_threads: None,
-            deadline_ms: 1000,
+            deadline_ms: defaults::DEADLINE_MS,
             auth_token: None,
-            max_body_bytes: 65536,
-            http_idle_timeout_ms: 30_000,
-            grpc_completion_queues: None,
-            grpc_max_message_bytes: 4 * 1024 * 1024,
-            grpc_keepalive_time_ms: 60_000,
-            grpc_keepalive_timeout_ms: 20_000,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            http_idle_timeout_ms: defaults::HTTP_IDLE_TIMEOUT_MS,
+            grpc_completion_queues: defaults::GRPC_COMPLETION_QUEUES,
+            grpc_max_message_bytes: defaults::GRPC_MAX_MESSAGE_BYTES,
+            grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
+            grpc_keepalive_timeout_ms: defaults::GRPC_KEEPALIVE_TIMEOUT_MS,
         }
     }
 }
@@ -100,21 +128,22 @@ impl Config {
 
     /// REST worker threads.
     pub fn http_threads(&self) -> usize {
-        self.http_threads
-            .map(usize::from)
-            .unwrap_or_else(|| (cores() * 8).max(16))
-    }
-
-    /// gRPC server completion queues.
-    pub fn grpc_completion_queues(&self) -> usize {
-        self.grpc_completion_queues
-            .map(usize::from)
-            .unwrap_or_else(cores)
+        self.http_threads.map(usize::from).unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores * defaults::HTTP_THREADS_PER_CORE).max(defaults::MIN_HTTP_THREADS)
+        })
     }
 }
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Where this machine reaches a listener bound to `addr`: loopback when it is
+/// bound to the unspecified address.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 /// Resolves `host:port` to its first socket address.

@@ -8,11 +8,6 @@ use crate::status::Status;
 use crate::store::{Entity, Store};
 use crate::validation::NewEntity;
 
-/// Name that makes a create panic, to prove that handlers survive panics.
-/// Compiled in only with the `fault-injection` feature (tests).
-#[cfg(feature = "fault-injection")]
-pub const FAULT_PANIC_NAME: &str = "__fault_injection_panic__";
-
 /// The entity operations over one store.
 #[derive(Clone, Default)]
 pub struct Entities {
@@ -48,11 +43,11 @@ impl Entities {
     }
 
     /// CreateEntity: validates, then stores under the next id.
+    ///
+    /// Fail point `entities::create` (feature `failpoints`): lets tests make
+    /// a create panic, to prove the handlers around it survive.
     pub fn create(&self, name: String, description: String) -> Result<Arc<Entity>, Status> {
-        #[cfg(feature = "fault-injection")]
-        if name == FAULT_PANIC_NAME {
-            panic!("fault injected by a create named {FAULT_PANIC_NAME}");
-        }
+        fail::fail_point!("entities::create");
         let new = NewEntity::validate(name, description)?;
         Ok(self.store.create(new))
     }

@@ -7,9 +7,12 @@
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
 //! - [`auth`], [`request_id`]: bearer tokens and request ids, for both protocols.
+//! - [`readiness`]: whether the process serves or is stopping (gRPC health,
+//!   `/healthz`, the stop sequence).
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
+//! - [`logging`]: access and event lines on stderr, one write per line.
 //! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
 //!   (gRPC client or direct store).
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
@@ -26,12 +29,15 @@ pub mod cli;
 pub mod config;
 pub mod entities;
 pub mod grpc;
+pub mod logging;
 pub mod metrics;
 pub mod proto;
+pub mod readiness;
 pub mod request_id;
 pub mod rest;
 pub mod status;
 pub mod store;
+mod sync;
 pub mod validation;
 
 pub use app::{Running, Service, StartError};

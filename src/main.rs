@@ -59,14 +59,12 @@ fn quiet_on_closed_stdout() {
     }
 }
 
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .target(env_logger::Target::Stderr)
-        .init();
-}
-
 fn serve(config: &Config) -> i32 {
-    init_logging();
+    entity_service::logging::init();
+    // Fail points named in FAILPOINTS (e.g. `entities::create=1*panic`), for
+    // tests; compiled in only with the `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _fail_points = fail::FailScenario::setup();
     let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(error) => {

@@ -3,6 +3,7 @@
 //! (as in tests) never mix their figures. Label values are bounded: routes
 //! are patterns, methods outside the standard set count as `OTHER`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
@@ -39,6 +40,8 @@ impl RpcKind {
 
 /// The counters, histograms and gauges of one service.
 pub struct Metrics {
+    /// The store this process serves, read for the gauges at each render.
+    store: Arc<Store>,
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
@@ -48,15 +51,9 @@ pub struct Metrics {
     watchers: IntGauge,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// A fresh registry with every metric at zero.
-    pub fn new() -> Self {
+    /// A fresh registry with every metric at zero, its gauges describing `store`.
+    pub fn new(store: Arc<Store>) -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
             Opts::new("http_requests_total", "REST requests answered."),
@@ -100,6 +97,7 @@ impl Metrics {
             registry.register(collector).expect("unique metric names");
         }
         Self {
+            store,
             registry,
             http_requests,
             http_duration,
@@ -140,9 +138,9 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read from the store now.
-    pub fn render(&self, store: &Store) -> String {
-        self.entities.set(store.len() as i64);
-        self.watchers.set(store.watcher_count() as i64);
+    pub fn render(&self) -> String {
+        self.entities.set(self.store.len() as i64);
+        self.watchers.set(self.store.watcher_count() as i64);
         let mut text = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
             log::error!("cannot encode metrics: {error}");

@@ -84,11 +84,7 @@ impl Store {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere while holding the lock cannot leave `Inner` half
-        // updated (every mutation is a single push or retain), so recover.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Stores a validated entity under the next id and tells the watchers.

@@ -1324,7 +1324,8 @@ fn both_backends_give_the_same_answers_to_the_same_requests() {
         ("GET", "/entities/99999999999999999999", b"", 400),
         ("GET", "/entities", b"", 200),
         ("GET", "/entities?start_id=2&limit=1", b"", 200),
-        ("GET", "/entities?start_id=-3&limit=5000", b"", 200),
+        ("GET", "/entities?start_id=-3&limit=1000", b"", 200),
+        ("GET", "/entities?start_id=-3&limit=5000", b"", 400),
         ("GET", "/entities?start_id=&limit=", b"", 200),
         ("GET", "/entities?start_id=10", b"", 200),
         ("GET", "/entities?limit=0", b"", 400),
@@ -1373,7 +1374,7 @@ fn both_backends_give_the_same_answers_to_the_same_requests() {
     }
     // Spot-check the shared answers are the right ones.
     assert_eq!(grpc[15].2, entity_json(3, "ünïcødé ☕", "日本"));
-    assert_eq!(grpc[36].2, json!({ "id": 4 }));
+    assert_eq!(grpc[37].2, json!({ "id": 4 }));
 }
 
 #[test]
@@ -1471,30 +1472,6 @@ fn a_closed_upstream_port_gives_503_quickly() {
         );
     }
     running.stop();
-}
-
-#[cfg(feature = "fault-injection")]
-#[test]
-fn a_panicking_create_is_a_500_json_error_and_the_service_keeps_serving() {
-    use entity_service::entities::FAULT_PANIC_NAME;
-    for backend in BACKENDS {
-        let running = spawn_backend(backend);
-        let addr = running.http_addr;
-        let body = json!({ "name": FAULT_PANIC_NAME }).to_string();
-        let response = common::http(
-            addr,
-            "POST",
-            "/entities",
-            &[("X-Request-Id", "boom-1")],
-            body.as_bytes(),
-        );
-        assert_error(&response, 500, &format!("{backend:?} panic"));
-        assert_eq!(response.header("X-Request-Id"), Some("boom-1"));
-        assert_eq!(create(addr, "after panic", ""), 1, "{backend:?}");
-        let got = common::get(addr, "/entities/1");
-        assert_eq!(got.status, 200);
-        running.stop();
-    }
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use entity_service::auth::Auth;
 use entity_service::entities::Entities;
-use entity_service::grpc::HealthState;
 use entity_service::metrics::Metrics;
+use entity_service::readiness::Readiness;
 use entity_service::rest::routes::{Gateway, Incoming};
 use entity_service::rest::DirectBackend;
 use entity_service::store::Store;
@@ -28,13 +28,12 @@ const STORE_RESET: usize = 10_000;
 
 fn new_gateway() -> (Gateway, Arc<Store>) {
     let store = Arc::new(Store::new());
-    let backend = DirectBackend::new(Entities::new(Arc::clone(&store)), Arc::new(HealthState::default()));
+    let backend = DirectBackend::new(Entities::new(Arc::clone(&store)), Arc::new(Readiness::default()));
     let gateway = Gateway::new(
         Arc::new(backend),
         Auth::new(Some("fuzz-token".into())),
         1024,
-        Arc::new(Metrics::new()),
-        Arc::clone(&store),
+        Arc::new(Metrics::new(Arc::clone(&store))),
     );
     (gateway, store)
 }

@@ -4,14 +4,12 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use base64::Engine as _;
-use futures_util::{SinkExt, TryStreamExt};
-use grpcio::{CallOption, MetadataBuilder, RpcStatusCode, WriteFlags};
+use grpcio::RpcStatusCode;
 
 use super::output::{report, Printer};
-use crate::proto::entities::{
-    CreateEntityRequest, GetEntityRequest, ListEntitiesRequest, WatchEntitiesRequest,
-};
-use crate::proto::entities_grpc::EntityServiceClient;
+use crate::grpc::client::{bearer, create_request, ClientMetadata, EntityStream, MetadataValue};
+use crate::grpc::{BlockingClient, CallMetadata};
+use crate::proto::entities::CreateEntityRequest;
 use crate::status::Status;
 
 /// Deadline of every call but `watch`, unless `--deadline-ms` says otherwise.
@@ -87,28 +85,32 @@ enum ClientCommand {
 /// Runs one client command; returns the process exit code.
 pub fn run_client(args: ClientArgs) -> i32 {
     let printer = Printer { json: args.json };
-    let options = match call_options(&args) {
-        Ok(options) => options,
+    let client = match connect(&args) {
+        Ok(client) => client,
         Err(message) => {
             eprintln!("error: {message}");
             return 2;
         }
     };
-    let channel = super::channel(&args.addr);
-    if let ClientCommand::Health { service } = &args.command {
-        return health(channel, service, options, printer);
-    }
-    let client = EntityServiceClient::new(channel);
+    let call = CallMetadata::default();
     let result = match args.command {
-        ClientCommand::Get { id } => get(&client, id, options, printer),
-        ClientCommand::Create { name, description } => {
-            create(&client, name, description, options, printer)
+        ClientCommand::Get { id } => client.get(id, call).map(|e| printer.entity(&e)),
+        ClientCommand::Create { name, description } => client
+            .create(name, description, call)
+            .map(|e| printer.entity(&e)),
+        ClientCommand::List { start_id, limit } => {
+            let stream = EntityStream::List { start_id, limit };
+            client.each_entity(stream, call, |e| printer.entity(&e))
         }
-        ClientCommand::List { start_id, limit } => list(&client, start_id, limit, options, printer),
-        ClientCommand::Watch { after_id } => watch(&client, after_id, options, printer),
-        ClientCommand::Import { file } => import(&client, &file, options, printer),
-        ClientCommand::Lookup { ids } => lookup(&client, &ids, options, printer),
-        ClientCommand::Health { .. } => unreachable!("answered above"),
+        ClientCommand::Watch { after_id } => {
+            let stream = EntityStream::Watch { after_id };
+            client.each_entity(stream, call, |e| printer.entity(&e))
+        }
+        ClientCommand::Import { file } => import(&client, &file, printer),
+        ClientCommand::Lookup { ids } => {
+            client.lookup(ids, call, |_, answer| printer.lookup(answer))
+        }
+        ClientCommand::Health { service } => return health(&client, &service, printer),
     };
     match result {
         Ok(()) => 0,
@@ -116,96 +118,41 @@ pub fn run_client(args: ClientArgs) -> i32 {
     }
 }
 
-/// The deadline and metadata for this run's call.
-fn call_options(args: &ClientArgs) -> Result<CallOption, String> {
-    let mut metadata = MetadataBuilder::new();
-    if let Some(token) = &args.token {
-        metadata
-            .add_str("authorization", &format!("Bearer {token}"))
-            .map_err(|e| format!("--token: {e}"))?;
-    }
-    for header in &args.headers {
-        let (key, value) = header
-            .split_once('=')
-            .ok_or_else(|| format!("--header {header:?}: expected KEY=VALUE"))?;
-        let added = if key.to_ascii_lowercase().ends_with("-bin") {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(value)
-                .map_err(|e| format!("--header {key}: value is not base64: {e}"))?;
-            metadata.add_bytes(key, &bytes).map(|_| ())
-        } else {
-            metadata.add_str(key, value).map(|_| ())
-        };
-        added.map_err(|e| format!("--header {key}: {e}"))?;
-    }
+/// The client for this run: its deadline and metadata; Err is a usage error.
+fn connect(args: &ClientArgs) -> Result<BlockingClient, String> {
+    let metadata = ClientMetadata {
+        authorization: args.token.as_deref().map(bearer),
+        extra: args
+            .headers
+            .iter()
+            .map(|header| parse_header(header))
+            .collect::<Result<_, _>>()?,
+    };
     let deadline = match (&args.command, args.deadline_ms) {
         (_, Some(ms)) => Some(Duration::from_millis(ms)),
         (ClientCommand::Watch { .. }, None) => None,
         (_, None) => Some(DEFAULT_DEADLINE),
     };
-    let mut options = CallOption::default().headers(metadata.build());
-    if let Some(deadline) = deadline {
-        options = options.timeout(deadline);
-    }
-    Ok(options)
+    super::blocking_client(&args.addr, "grpc-cli", DEFAULT_DEADLINE)
+        .with_deadline(deadline)
+        .with_metadata(metadata)
+        .map_err(super::usage_error)
 }
 
-fn get(
-    client: &EntityServiceClient,
-    id: i64,
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
-    let mut request = GetEntityRequest::new();
-    request.id = id;
-    printer.entity(&client.get_entity_opt(&request, options)?);
-    Ok(())
-}
-
-fn create(
-    client: &EntityServiceClient,
-    name: String,
-    description: String,
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
-    let mut request = CreateEntityRequest::new();
-    request.name = name;
-    request.description = description;
-    printer.entity(&client.create_entity_opt(&request, options)?);
-    Ok(())
-}
-
-fn list(
-    client: &EntityServiceClient,
-    start_id: i64,
-    limit: u32,
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
-    let mut request = ListEntitiesRequest::new();
-    request.start_id = start_id;
-    request.limit = limit;
-    let mut stream = client.list_entities_opt(&request, options)?;
-    while let Some(entity) = futures_executor::block_on(stream.try_next())? {
-        printer.entity(&entity);
-    }
-    Ok(())
-}
-
-fn watch(
-    client: &EntityServiceClient,
-    after_id: i64,
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
-    let mut request = WatchEntitiesRequest::new();
-    request.after_id = after_id;
-    let mut stream = client.watch_entities_opt(&request, options)?;
-    while let Some(entity) = futures_executor::block_on(stream.try_next())? {
-        printer.entity(&entity);
-    }
-    Ok(())
+/// One `--header KEY=VALUE`; the value of a `-bin` key is base64.
+fn parse_header(header: &str) -> Result<(String, MetadataValue), String> {
+    let (key, value) = header
+        .split_once('=')
+        .ok_or_else(|| format!("--header {header:?}: expected KEY=VALUE"))?;
+    let value = if key.to_ascii_lowercase().ends_with("-bin") {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|e| format!("--header {key}: value is not base64: {e}"))?;
+        MetadataValue::Binary(bytes)
+    } else {
+        MetadataValue::Text(value.to_string())
+    };
+    Ok((key.to_string(), value))
 }
 
 /// One parsed line of an import file.
@@ -218,18 +165,10 @@ fn parse_import_line(line: &str) -> Result<CreateEntityRequest, String> {
         description: String,
     }
     let parsed: Line = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    let mut request = CreateEntityRequest::new();
-    request.name = parsed.name;
-    request.description = parsed.description;
-    Ok(request)
+    Ok(create_request(parsed.name, parsed.description))
 }
 
-fn import(
-    client: &EntityServiceClient,
-    file: &str,
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
+fn import(client: &BlockingClient, file: &str, printer: Printer) -> Result<(), Status> {
     let input: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -237,49 +176,31 @@ fn import(
             .map_err(|e| Status::invalid_argument(format!("cannot open {file}: {e}")))?;
         Box::new(std::io::BufReader::new(opened))
     };
-    let (mut sink, receiver) = client.create_entities_opt(options)?;
     // Line number (1-based) of each message sent, to name the line of a server-side error.
     let mut sent_lines: Vec<usize> = Vec::new();
     let mut local_error: Option<Status> = None;
-    futures_executor::block_on(async {
-        for (number, line) in input.lines().enumerate().map(|(i, l)| (i + 1, l)) {
-            let line = match line {
-                Ok(line) => line,
-                Err(e) => {
-                    local_error = Some(Status::invalid_argument(format!(
-                        "line {number}: cannot read: {e}"
-                    )));
-                    break;
-                }
-            };
-            if line.trim().is_empty() {
-                continue;
+    let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let requests = std::iter::from_fn(|| loop {
+        let (number, line) = lines.next()?;
+        let parsed = match line {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => parse_import_line(&line),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        match parsed {
+            Ok(request) => {
+                sent_lines.push(number);
+                return Some(request);
             }
-            let request = match parse_import_line(&line) {
-                Ok(request) => request,
-                Err(e) => {
-                    local_error = Some(Status::invalid_argument(format!("line {number}: {e}")));
-                    break;
-                }
-            };
-            sent_lines.push(number);
-            if sink
-                .send((request, WriteFlags::default().buffer_hint(true)))
-                .await
-                .is_err()
-            {
-                break; // the server ended the call; its status follows
+            Err(e) => {
+                local_error = Some(Status::invalid_argument(format!("line {number}: {e}")));
+                return None;
             }
         }
-        let _ = sink.close().await;
     });
-    let response = match futures_executor::block_on(receiver) {
-        Ok(response) => response,
-        Err(error) => {
-            let status = Status::from(error);
-            return Err(name_failed_line(status, &sent_lines));
-        }
-    };
+    let response = client
+        .create_many(requests, CallMetadata::default())
+        .map_err(|status| name_failed_line(status, &sent_lines))?;
     match local_error {
         None => {
             printer.imported(response.created, &response.ids);
@@ -310,44 +231,18 @@ fn name_failed_line(status: Status, sent_lines: &[usize]) -> Status {
     }
 }
 
-fn lookup(
-    client: &EntityServiceClient,
-    ids: &[i64],
-    options: CallOption,
-    printer: Printer,
-) -> Result<(), Status> {
-    let (mut sink, mut answers) = client.lookup_entities_opt(options)?;
-    futures_executor::block_on(async {
-        for &id in ids {
-            let mut request = GetEntityRequest::new();
-            request.id = id;
-            sink.send((request, WriteFlags::default())).await?;
-            match answers.try_next().await? {
-                Some(answer) => printer.lookup(&answer),
-                None => return Err(Status::internal("the server ended the stream early")),
-            }
-        }
-        super::close_stream(&mut sink).await?;
-        while answers.try_next().await?.is_some() {}
-        Ok(())
-    })
-}
-
 /// Health.Check: prints the status; exit 0 only when SERVING.
-fn health(channel: grpcio::Channel, service: &str, options: CallOption, printer: Printer) -> i32 {
+fn health(client: &BlockingClient, service: &str, printer: Printer) -> i32 {
     use crate::proto::health::health_check_response::ServingStatus;
-    let client = crate::proto::health_grpc::HealthClient::new(channel);
-    let mut request = crate::proto::health::HealthCheckRequest::new();
-    request.service = service.to_string();
-    match client.check_opt(&request, options) {
+    match client.health_status(service, CallMetadata::default()) {
         Ok(reply) => {
-            let status = match reply.status.enum_value() {
+            let status = match reply.enum_value() {
                 Ok(status) => format!("{status:?}"),
                 Err(number) => format!("UNKNOWN({number})"),
             };
             printer.health(&status);
-            i32::from(reply.status.enum_value() != Ok(ServingStatus::SERVING))
+            i32::from(reply.enum_value() != Ok(ServingStatus::SERVING))
         }
-        Err(error) => report(&Status::from(error)),
+        Err(status) => report(&status),
     }
 }

@@ -3,14 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, TryStreamExt};
-use grpcio::{CallOption, MetadataBuilder, RpcStatusCode, WriteFlags};
+use grpcio::RpcStatusCode;
 
 use super::output::{describe, report};
-use crate::proto::entities::{
-    CreateEntityRequest, GetEntityRequest, ListEntitiesRequest, WatchEntitiesRequest,
-};
-use crate::proto::entities_grpc::EntityServiceClient;
+use crate::grpc::client::{bearer, create_request, ClientMetadata, EntityStream, MetadataValue};
+use crate::grpc::{BlockingClient, CallMetadata};
+use crate::proto::entities::CreateEntityRequest;
 use crate::status::Status;
 
 /// Options of the demo.
@@ -31,10 +29,19 @@ const WATCH_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Runs the demo; returns the exit code.
 pub fn run_demo(args: DemoArgs) -> i32 {
-    let demo = Demo {
-        client: EntityServiceClient::new(super::channel(&args.addr)),
-        token: args.token,
+    let client = super::blocking_client(&args.addr, "grpc-demo", CALL_DEADLINE);
+    let metadata = ClientMetadata {
+        authorization: args.token.as_deref().map(bearer),
+        extra: Vec::new(),
     };
+    let client = match client.with_metadata(metadata.clone()) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {}", super::usage_error(error));
+            return 2;
+        }
+    };
+    let demo = Demo { client, metadata };
     match demo.run() {
         Ok(()) => 0,
         Err(status) => report(&status),
@@ -42,36 +49,23 @@ pub fn run_demo(args: DemoArgs) -> i32 {
 }
 
 struct Demo {
-    client: EntityServiceClient,
-    token: Option<String>,
+    client: BlockingClient,
+    /// The token, for the metadata section's client with its extra entries.
+    metadata: ClientMetadata,
 }
+
+/// The demo sends no per-call metadata: the token is the client's.
+const CALL: CallMetadata = CallMetadata {
+    request_id: None,
+    authorization: None,
+};
 
 fn banner(title: &str) {
     println!();
     println!("== {title} ==");
 }
 
-fn create_request(name: &str, description: &str) -> CreateEntityRequest {
-    let mut request = CreateEntityRequest::new();
-    request.name = name.to_string();
-    request.description = description.to_string();
-    request
-}
-
 impl Demo {
-    fn options(&self, deadline: Duration) -> CallOption {
-        self.options_with(deadline, MetadataBuilder::new())
-    }
-
-    fn options_with(&self, deadline: Duration, mut metadata: MetadataBuilder) -> CallOption {
-        if let Some(token) = &self.token {
-            let _ = metadata.add_str("authorization", &format!("Bearer {token}"));
-        }
-        CallOption::default()
-            .timeout(deadline)
-            .headers(metadata.build())
-    }
-
     fn run(&self) -> Result<(), Status> {
         let last_id = self.seed_lines()?;
         self.list_section(last_id)?;
@@ -85,29 +79,19 @@ impl Demo {
 
     /// Creates two entities and prints the first, the second and a missing one.
     fn seed_lines(&self) -> Result<i64, Status> {
-        let first = self.client.create_entity_opt(
-            &create_request("Ada Lovelace", "wrote the first program"),
-            self.options(CALL_DEADLINE),
-        )?;
-        let second = self.client.create_entity_opt(
-            &create_request("Grace Hopper", "built the first compiler"),
-            self.options(CALL_DEADLINE),
-        )?;
+        let create = |name: &str, description: &str| {
+            self.client
+                .create(name.to_string(), description.to_string(), CALL)
+        };
+        let first = create("Ada Lovelace", "wrote the first program")?;
+        let second = create("Grace Hopper", "built the first compiler")?;
         for id in [first.id, second.id, second.id + 1] {
-            let mut request = GetEntityRequest::new();
-            request.id = id;
-            match self
-                .client
-                .get_entity_opt(&request, self.options(CALL_DEADLINE))
-            {
+            match self.client.get(id, CALL) {
                 Ok(entity) => println!("{}", describe(&entity)),
-                Err(error) => {
-                    let status = Status::from(error);
-                    if status.code != RpcStatusCode::NOT_FOUND {
-                        return Err(status);
-                    }
-                    println!("entity {id} not found");
+                Err(status) if status.code == RpcStatusCode::NOT_FOUND => {
+                    println!("entity {id} not found")
                 }
+                Err(status) => return Err(status),
             }
         }
         Ok(second.id)
@@ -115,34 +99,19 @@ impl Demo {
 
     fn list_section(&self, last_id: i64) -> Result<(), Status> {
         banner("ListEntities (server streaming): the last two entities");
-        let mut request = ListEntitiesRequest::new();
-        request.start_id = last_id - 1;
-        request.limit = 2;
-        let mut stream = self
-            .client
-            .list_entities_opt(&request, self.options(CALL_DEADLINE))?;
-        while let Some(entity) = futures_executor::block_on(stream.try_next())? {
-            println!("  {}", describe(&entity));
-        }
-        Ok(())
+        let stream = EntityStream::List {
+            start_id: last_id - 1,
+            limit: 2,
+        };
+        self.client
+            .each_entity(stream, CALL, |entity| println!("  {}", describe(&entity)))
     }
 
     /// Returns the last id created.
     fn create_stream_section(&self) -> Result<i64, Status> {
         banner("CreateEntities (client streaming): three entities in one call");
-        let (mut sink, receiver) = self
-            .client
-            .create_entities_opt(self.options(CALL_DEADLINE))?;
         let names = ["Alan Turing", "Edsger Dijkstra", "Barbara Liskov"];
-        futures_executor::block_on(async {
-            for name in names {
-                println!("  sending {name:?}");
-                sink.send((create_request(name, ""), WriteFlags::default()))
-                    .await?;
-            }
-            super::close_stream(&mut sink).await
-        })?;
-        let response = futures_executor::block_on(receiver)?;
+        let response = self.client.create_many(sending(&names), CALL)?;
         println!(
             "  created {} entities: ids {:?}",
             response.created, response.ids
@@ -156,26 +125,12 @@ impl Demo {
 
     fn lookup_section(&self, last_id: i64) -> Result<(), Status> {
         banner("LookupEntities (bidirectional streaming): ping-pong, one id at a time");
-        let (mut sink, mut answers) = self
-            .client
-            .lookup_entities_opt(self.options(CALL_DEADLINE))?;
-        futures_executor::block_on(async {
-            for id in [last_id, last_id - 1, 0, last_id + 1_000_000] {
-                let mut request = GetEntityRequest::new();
-                request.id = id;
-                sink.send((request, WriteFlags::default())).await?;
-                let answer = answers
-                    .try_next()
-                    .await?
-                    .ok_or_else(|| Status::internal("stream ended early"))?;
-                match answer.entity.as_ref().filter(|_| answer.found) {
-                    Some(entity) => println!("  asked {id} -> {}", describe(entity)),
-                    None => println!("  asked {id} -> not found"),
-                }
+        let ids = [last_id, last_id - 1, 0, last_id + 1_000_000];
+        self.client.lookup(ids, CALL, |id, answer| {
+            match answer.entity.into_option().filter(|_| answer.found) {
+                Some(entity) => println!("  asked {id} -> {}", describe(&entity.into())),
+                None => println!("  asked {id} -> not found"),
             }
-            super::close_stream(&mut sink).await?;
-            while answers.try_next().await?.is_some() {}
-            Ok::<(), Status>(())
         })
     }
 
@@ -185,38 +140,30 @@ impl Demo {
             "WatchEntities (server streaming) with a {} ms deadline",
             WATCH_DEADLINE.as_millis()
         ));
-        let mut request = WatchEntitiesRequest::new();
-        request.after_id = recent_id - 1;
-        let mut stream = self
-            .client
-            .watch_entities_opt(&request, self.options(WATCH_DEADLINE))?;
         // Create one entity while the watch is open, to show a live update.
         let client = self.client.clone();
-        let live = self.options(CALL_DEADLINE);
         let creator = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
-            client.create_entity_opt(&create_request("Katherine Johnson", "live update"), live)
+            client.create("Katherine Johnson".into(), "live update".into(), CALL)
         });
+        let stream = EntityStream::Watch {
+            after_id: recent_id - 1,
+        };
         let started = Instant::now();
-        loop {
-            match futures_executor::block_on(stream.try_next()) {
-                Ok(Some(entity)) => println!("  watched {}", describe(&entity)),
-                Ok(None) => {
-                    println!("  the stream ended");
-                    break;
-                }
-                Err(error) => {
-                    let status = Status::from(error);
-                    if status.code != RpcStatusCode::DEADLINE_EXCEEDED {
-                        return Err(status);
-                    }
-                    println!(
-                        "  DEADLINE_EXCEEDED after {} ms, as expected: a watch runs until its deadline",
-                        started.elapsed().as_millis()
-                    );
-                    break;
-                }
-            }
+        let watched = self
+            .client
+            .clone()
+            .with_deadline(Some(WATCH_DEADLINE))
+            .each_entity(stream, CALL, |entity| {
+                println!("  watched {}", describe(&entity))
+            });
+        match watched {
+            Ok(()) => println!("  the stream ended"),
+            Err(status) if status.code == RpcStatusCode::DEADLINE_EXCEEDED => println!(
+                "  DEADLINE_EXCEEDED after {} ms, as expected: a watch runs until its deadline",
+                started.elapsed().as_millis()
+            ),
+            Err(status) => return Err(status),
         }
         let live = creator
             .join()
@@ -227,18 +174,19 @@ impl Demo {
     fn metadata_section(&self, last_id: i64) -> Result<(), Status> {
         banner("Metadata round-trip: x-request-id, x-echo-initial, x-echo-bin");
         let binary: &[u8] = &[0x00, 0xff, 0x10, 0x80];
-        let mut metadata = MetadataBuilder::new();
-        metadata
-            .add_str("x-request-id", "demo-request-1")
-            .and_then(|m| m.add_str("x-echo-initial", "hello from the demo"))
-            .and_then(|m| m.add_bytes("x-echo-bin", binary))
-            .map_err(|e| Status::internal(e.to_string()))?;
-        let mut request = GetEntityRequest::new();
-        request.id = last_id;
-        let mut call = self
+        let text = |value: &str| MetadataValue::Text(value.to_string());
+        let mut metadata = self.metadata.clone();
+        metadata.extra = vec![
+            ("x-request-id".into(), text("demo-request-1")),
+            ("x-echo-initial".into(), text("hello from the demo")),
+            ("x-echo-bin".into(), MetadataValue::Binary(binary.to_vec())),
+        ];
+        let client = self
             .client
-            .get_entity_async_opt(&request, self.options_with(CALL_DEADLINE, metadata))?;
-        let (headers, _, _) = call.receive_sync()?;
+            .clone()
+            .with_metadata(metadata)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let (headers, _) = client.get_with_headers(last_id, CALL)?;
         for (key, value) in headers.iter() {
             if key.ends_with("-bin") {
                 let hex: Vec<String> = value.iter().map(|b| format!("{b:02x}")).collect();
@@ -258,52 +206,46 @@ impl Demo {
     /// Streams two creates after `before`, then cancels the call.
     fn cancel_section(&self, before: i64) -> Result<(), Status> {
         banner("Cancelled client stream: what was created before the cancel stays");
-        let (mut sink, mut receiver) = self
-            .client
-            .create_entities_opt(self.options(CALL_DEADLINE))?;
-        futures_executor::block_on(async {
-            for name in ["kept one", "kept two"] {
-                println!("  sending {name:?}");
-                sink.send((create_request(name, ""), WriteFlags::default()))
-                    .await?;
-            }
-            Ok::<(), Status>(())
-        })?;
         // Wait until the server has stored both, then cancel mid-stream.
-        let waited = Instant::now();
-        while !self.exists(before + 2)? && waited.elapsed() < CALL_DEADLINE {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        receiver.cancel();
-        drop(sink);
-        match futures_executor::block_on(receiver) {
-            Err(error) => println!("  call ended: {}", Status::from(error).code_name()),
+        let stored_both = || -> Result<(), Status> {
+            let waited = Instant::now();
+            while !self.exists(before + 2)? && waited.elapsed() < CALL_DEADLINE {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(())
+        };
+        let ended = self.client.create_then_cancel(
+            sending(&["kept one", "kept two"]),
+            CALL,
+            stored_both,
+        )?;
+        match ended {
+            Err(status) => println!("  call ended: {}", status.code_name()),
             Ok(_) => println!("  call ended: OK"),
         }
-        let mut request = ListEntitiesRequest::new();
-        request.start_id = before + 1;
-        let mut stream = self
-            .client
-            .list_entities_opt(&request, self.options(CALL_DEADLINE))?;
-        while let Some(entity) = futures_executor::block_on(stream.try_next())? {
-            println!("  still stored: {}", describe(&entity));
-        }
-        Ok(())
+        let stream = EntityStream::List {
+            start_id: before + 1,
+            limit: 0,
+        };
+        self.client.each_entity(stream, CALL, |entity| {
+            println!("  still stored: {}", describe(&entity))
+        })
     }
 
     /// Whether an entity with this id is stored.
     fn exists(&self, id: i64) -> Result<bool, Status> {
-        let mut request = GetEntityRequest::new();
-        request.id = id;
-        match self
-            .client
-            .get_entity_opt(&request, self.options(CALL_DEADLINE))
-        {
+        match self.client.get(id, CALL) {
             Ok(_) => Ok(true),
-            Err(error) => match Status::from(error) {
-                status if status.code == RpcStatusCode::NOT_FOUND => Ok(false),
-                status => Err(status),
-            },
+            Err(status) if status.code == RpcStatusCode::NOT_FOUND => Ok(false),
+            Err(status) => Err(status),
         }
     }
+}
+
+/// Create requests without a description, each announced as it is sent.
+fn sending<'a>(names: &'a [&'a str]) -> impl Iterator<Item = CreateEntityRequest> + 'a {
+    names.iter().map(|name| {
+        println!("  sending {name:?}");
+        create_request(*name, "")
+    })
 }

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use grpcio::CallOption;
+use crate::grpc::{BlockingClient, CallMetadata};
 
-use crate::proto::entities::GetEntityRequest;
-use crate::proto::entities_grpc::EntityServiceClient;
+/// Deadline of each call.
+const CALL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Options of the load generator.
 #[derive(Debug, clap::Args)]
@@ -32,7 +32,7 @@ pub struct LoadArgs {
 
 /// Runs the load; returns the exit code (1 when any call failed).
 pub fn run_load(args: LoadArgs) -> i32 {
-    let client = EntityServiceClient::new(super::channel(&args.addr));
+    let client = super::blocking_client(&args.addr, "grpc-load", CALL_DEADLINE);
     let duration = Duration::from_secs_f64(args.seconds.max(0.1));
     let started = Instant::now();
     let workers: Vec<_> = (0..args.threads)
@@ -83,15 +83,12 @@ pub fn run_load(args: LoadArgs) -> i32 {
 }
 
 /// One thread's loop: latencies of successful calls (µs) and the error count.
-fn call_until(client: &EntityServiceClient, id: i64, until: Instant) -> (Vec<u32>, u64) {
-    let mut request = GetEntityRequest::new();
-    request.id = id;
+fn call_until(client: &BlockingClient, id: i64, until: Instant) -> (Vec<u32>, u64) {
     let mut latencies = Vec::with_capacity(1 << 16);
     let mut errors = 0;
     while Instant::now() < until {
         let call_started = Instant::now();
-        let options = CallOption::default().timeout(Duration::from_secs(5));
-        match client.get_entity_opt(&request, options) {
+        match client.get(id, CallMetadata::default()) {
             Ok(_) => {
                 latencies.push(call_started.elapsed().as_micros().min(u32::MAX as u128) as u32)
             }

@@ -1,5 +1,6 @@
 //! The command line beyond `serve`: a gRPC client for every RPC (a small
-//! grpcurl for this service), the seed's demo, and a gRPC load generator.
+//! grpcurl for this service), the seed's demo, and a gRPC load generator,
+//! all calling through [`BlockingClient`].
 
 mod client;
 mod demo;
@@ -11,37 +12,25 @@ pub use demo::{run_demo, DemoArgs};
 pub use load::{run_load, LoadArgs};
 pub use output::exit_code;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use grpcio::{Channel, ChannelBuilder, EnvBuilder};
+use crate::grpc::client::{connect, ChannelThreads, MetadataError};
+use crate::grpc::BlockingClient;
 
 /// Default server address of the client and the demo.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 
-/// Half-closes a client stream. The server may answer and finish the call
-/// while the close is in flight; grpcio then reports `RpcFinished`, which is
-/// not a failure: the call's real outcome comes from the receiving side.
-async fn close_stream<M, S>(sink: &mut S) -> Result<(), grpcio::Error>
-where
-    S: futures_util::Sink<(M, grpcio::WriteFlags), Error = grpcio::Error> + Unpin,
-{
-    match futures_util::SinkExt::close(sink).await {
-        Err(grpcio::Error::RpcFinished(_)) => Ok(()),
-        other => other,
-    }
+/// A client for one command-line run, on a channel of its own whose thread
+/// names start with `name_prefix`.
+fn blocking_client(addr: &str, name_prefix: &'static str, deadline: Duration) -> BlockingClient {
+    BlockingClient::new(connect(addr, ChannelThreads::Own(name_prefix)), deadline)
 }
 
-/// A channel for one command-line run.
-fn channel(addr: &str) -> Channel {
-    let env = Arc::new(
-        EnvBuilder::new()
-            .cq_count(1)
-            .name_prefix("grpc-cli")
-            .build(),
-    );
-    ChannelBuilder::new(env)
-        .initial_reconnect_backoff(Duration::from_millis(100))
-        .max_reconnect_backoff(Duration::from_secs(1))
-        .connect(addr)
+/// A metadata entry the command line cannot send, as a usage error naming its option.
+fn usage_error(error: MetadataError) -> String {
+    match error {
+        MetadataError::Authorization(e) => format!("--token: {e}"),
+        MetadataError::Entry { key, source } => format!("--header {key}: {source}"),
+        other => other.to_string(),
+    }
 }

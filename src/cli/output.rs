@@ -4,8 +4,9 @@
 use grpcio::RpcStatusCode;
 use serde_json::json;
 
-use crate::proto::entities::{Entity, LookupEntityResponse};
+use crate::proto::entities::LookupEntityResponse;
 use crate::status::Status;
+use crate::store::Entity;
 
 /// Exit code for a failed call: 3 NOT_FOUND, 4 INVALID_ARGUMENT,
 /// 5 UNAVAILABLE, 6 DEADLINE_EXCEEDED, 7 UNAUTHENTICATED, 1 anything else.
@@ -63,15 +64,16 @@ impl Printer {
     }
 
     /// One lookup answer.
-    pub fn lookup(&self, answer: &LookupEntityResponse) {
+    pub fn lookup(&self, answer: LookupEntityResponse) {
+        let entity = answer.entity.into_option().map(Entity::from);
         if self.json {
             let mut value = json!({ "id": answer.id, "found": answer.found });
-            if let Some(entity) = answer.entity.as_ref() {
+            if let Some(entity) = &entity {
                 value["entity"] = entity_json(entity);
             }
             println!("{value}");
-        } else if let Some(entity) = answer.entity.as_ref().filter(|_| answer.found) {
-            println!("{}", describe(entity));
+        } else if let Some(entity) = entity.filter(|_| answer.found) {
+            println!("{}", describe(&entity));
         } else {
             println!("entity {} not found", answer.id);
         }

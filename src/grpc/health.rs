@@ -5,9 +5,9 @@
 //! NOT_FOUND for Check and SERVICE_UNKNOWN for Watch. Watch streams run on a
 //! thread each (see [`ThreadSink`]) and send every change.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use crossbeam_channel::{select, Receiver, Sender, TrySendError};
+use crossbeam_channel::select;
 use grpcio::{RpcContext, RpcStatusCode, ServerStreamingSink, UnarySink};
 
 use super::call::{guarded, reply_unary, CallGate, Method};
@@ -16,6 +16,7 @@ use crate::metrics::RpcKind;
 use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::{HealthCheckRequest, HealthCheckResponse};
 use crate::proto::health_grpc;
+use crate::readiness::Readiness;
 use crate::status::Status;
 
 /// The health service's full name.
@@ -32,75 +33,16 @@ static WATCH: Method = Method {
     kind: RpcKind::ServerStream,
 };
 
-/// The serving status this process reports, shared by the gRPC service,
-/// `GET /healthz` (direct backend) and the stop sequence.
-#[derive(Default)]
-pub struct HealthState {
-    inner: Mutex<StateInner>,
-}
-
-#[derive(Default)]
-struct StateInner {
-    stopping: bool,
-    closed: bool,
-    watchers: Vec<Sender<()>>,
-}
-
-impl HealthState {
-    fn lock(&self) -> MutexGuard<'_, StateInner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The status of a service name, or None when the name is unknown.
+fn status(readiness: &Readiness, service: &str) -> Option<ServingStatus> {
+    if !is_known(service) {
+        return None;
     }
-
-    /// The status of a service name, or None when the name is unknown.
-    pub fn status(&self, service: &str) -> Option<ServingStatus> {
-        if !is_known(service) {
-            return None;
-        }
-        Some(if self.lock().stopping {
-            ServingStatus::NOT_SERVING
-        } else {
-            ServingStatus::SERVING
-        })
-    }
-
-    /// Whether the service as a whole is serving.
-    pub fn is_serving(&self) -> bool {
-        !self.lock().stopping
-    }
-
-    /// A graceful stop began: report NOT_SERVING and tell the watchers.
-    pub fn begin_stop(&self) {
-        let mut inner = self.lock();
-        inner.stopping = true;
-        // A full channel already holds a pending signal; only drop the gone.
-        inner
-            .watchers
-            .retain(|watcher| !matches!(watcher.try_send(()), Err(TrySendError::Disconnected(_))));
-    }
-
-    /// The service is going away: end every Watch stream.
-    pub fn close(&self) {
-        let mut inner = self.lock();
-        inner.closed = true;
-        inner.watchers.clear();
-    }
-
-    /// A channel that signals each status change; None once closed.
-    fn subscribe(&self) -> Option<Receiver<()>> {
-        let mut inner = self.lock();
-        if inner.closed {
-            return None;
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        // Drop subscribers whose stream ended (a full channel is a live one).
-        inner
-            .watchers
-            .retain(|w| !matches!(w.try_send(()), Err(TrySendError::Disconnected(_))));
-        inner.watchers.push(tx);
-        Some(rx)
-    }
+    Some(if readiness.is_serving() {
+        ServingStatus::SERVING
+    } else {
+        ServingStatus::NOT_SERVING
+    })
 }
 
 fn is_known(service: &str) -> bool {
@@ -116,13 +58,13 @@ fn response(status: ServingStatus) -> HealthCheckResponse {
 /// The Health service; open to all callers.
 #[derive(Clone)]
 pub struct HealthService {
-    state: Arc<HealthState>,
+    state: Arc<Readiness>,
     gate: CallGate,
 }
 
 impl HealthService {
     /// A service reporting `state`; `gate` must not require a token.
-    pub fn new(state: Arc<HealthState>, gate: CallGate) -> Self {
+    pub fn new(state: Arc<Readiness>, gate: CallGate) -> Self {
         Self { state, gate }
     }
 
@@ -143,8 +85,7 @@ impl health_grpc::Health for HealthService {
         sink.set_headers(start.headers);
         let result = start.admitted.and_then(|()| {
             guarded(|| {
-                self.state
-                    .status(&req.service)
+                status(&self.state, &req.service)
                     .map(response)
                     .ok_or_else(|| {
                         Status::new(
@@ -181,7 +122,7 @@ impl health_grpc::Health for HealthService {
 
 /// Sends the current status, then each change, until the call or the service ends.
 fn watch_status(
-    state: &HealthState,
+    state: &Readiness,
     service: &str,
     mut sink: ThreadSink<HealthCheckResponse>,
 ) -> RpcStatusCode {
@@ -190,9 +131,7 @@ fn watch_status(
     };
     let mut last = None;
     loop {
-        let now = state
-            .status(service)
-            .unwrap_or(ServingStatus::SERVICE_UNKNOWN);
+        let now = status(state, service).unwrap_or(ServingStatus::SERVICE_UNKNOWN);
         if last != Some(now) {
             if sink.send(response(now)).is_err() {
                 return RpcStatusCode::CANCELLED;

@@ -1,6 +1,6 @@
 //! The gRPC side: the EntityService implementation, health and reflection,
-//! the server that hosts them, and the blocking client the REST gateway
-//! calls through.
+//! the server that hosts them, and the blocking client the REST gateway and
+//! the command line call through.
 
 pub mod call;
 pub mod client;
@@ -12,7 +12,7 @@ mod thread_sink;
 mod watch;
 
 pub use client::{BlockingClient, CallMetadata};
-pub use health::{HealthService, HealthState};
+pub use health::HealthService;
 pub use reflection::{DescriptorIndex, ReflectionService};
-pub use server::{GrpcServer, GrpcServerOptions};
+pub use server::{GrpcServer, GrpcServerError, GrpcServerOptions};
 pub use service::EntityService;

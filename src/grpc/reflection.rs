@@ -94,11 +94,6 @@ impl DescriptorIndex {
         self.add_symbol(full, file);
     }
 
-    /// The services a client can call, reflection included.
-    pub fn services(&self) -> &[String] {
-        &self.services
-    }
-
     /// A file and, after it, every file it depends on (each once).
     fn file_with_dependencies(&self, name: &str) -> Option<Vec<Vec<u8>>> {
         let mut order: Vec<&str> = Vec::new();

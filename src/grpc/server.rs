@@ -6,7 +6,18 @@ use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
 
-use crate::status::Status;
+/// Why the gRPC server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcServerError {
+    #[error("cannot build the gRPC server: {0}")]
+    Build(#[source] grpcio::Error),
+    #[error("cannot bind the gRPC listener to {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// A started gRPC server and the port it bound.
 pub struct GrpcServer {
@@ -33,7 +44,7 @@ impl GrpcServer {
     pub fn start(
         options: &GrpcServerOptions,
         services: Vec<grpcio::Service>,
-    ) -> Result<Self, Status> {
+    ) -> Result<Self, GrpcServerError> {
         let env = Arc::new(
             grpcio::EnvBuilder::new()
                 .cq_count(options.completion_queues.max(1))
@@ -54,16 +65,12 @@ impl GrpcServer {
         for service in services {
             builder = builder.register_service(service);
         }
-        let mut server = builder
-            .build()
-            .map_err(|e| Status::internal(format!("cannot build the gRPC server: {e}")))?;
+        let mut server = builder.build().map_err(GrpcServerError::Build)?;
         let port = server
             .add_listening_port(options.addr.to_string(), ServerCredentials::insecure())
-            .map_err(|_| {
-                Status::new(
-                    grpcio::RpcStatusCode::UNAVAILABLE,
-                    format!("cannot bind the gRPC listener to {}", options.addr),
-                )
+            .map_err(|error| GrpcServerError::Bind {
+                addr: options.addr,
+                source: why_bind_failed(options.addr, error),
             })?;
         server.start();
         let mut addr = options.addr;
@@ -85,5 +92,15 @@ impl GrpcServer {
             self.server.cancel_all_calls();
             let _ = done_rx.recv_timeout(Duration::from_secs(2));
         }
+    }
+}
+
+/// The C core reports a failed bind without its reason; binding the same
+/// address once more with the standard library recovers it (address in use,
+/// permission denied, no such address).
+fn why_bind_failed(addr: std::net::SocketAddr, error: grpcio::Error) -> std::io::Error {
+    match std::net::TcpListener::bind(addr) {
+        Err(reason) => reason,
+        Ok(_) => std::io::Error::other(error.to_string()),
     }
 }

@@ -16,8 +16,10 @@
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::sync::lock;
 
 /// One tiny_http server on a duplicate of the listener.
 pub struct Generation {
@@ -54,12 +56,6 @@ pub struct Acceptor {
     replacing: Mutex<Backoff>,
     next_id: AtomicU64,
     idle_timeout: Duration,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn new_http_server(listener: &TcpListener) -> std::io::Result<tiny_http::Server> {

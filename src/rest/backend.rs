@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use crate::entities::Entities;
-use crate::grpc::{BlockingClient, CallMetadata, HealthState};
+use crate::grpc::{BlockingClient, CallMetadata};
+use crate::readiness::Readiness;
 use crate::status::Status;
 use crate::store::Entity;
 
@@ -65,13 +66,16 @@ impl Backend for GrpcBackend {
 /// Straight to the shared store, no gRPC hop.
 pub struct DirectBackend {
     entities: Entities,
-    health: Arc<HealthState>,
+    readiness: Arc<Readiness>,
 }
 
 impl DirectBackend {
-    /// A backend over these entities, serving while `health` says so.
-    pub fn new(entities: Entities, health: Arc<HealthState>) -> Self {
-        Self { entities, health }
+    /// A backend over these entities, serving while `readiness` says so.
+    pub fn new(entities: Entities, readiness: Arc<Readiness>) -> Self {
+        Self {
+            entities,
+            readiness,
+        }
     }
 }
 
@@ -101,7 +105,7 @@ impl Backend for DirectBackend {
     }
 
     fn health(&self, _call: CallMetadata) -> Result<(), Status> {
-        if self.health.is_serving() {
+        if self.readiness.is_serving() {
             Ok(())
         } else {
             Err(Status::new(

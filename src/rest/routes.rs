@@ -11,7 +11,6 @@ use super::{docs, openapi};
 use crate::auth::Auth;
 use crate::grpc::CallMetadata;
 use crate::metrics::Metrics;
-use crate::store::Store;
 
 /// Default and largest `limit` for `GET /entities`.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
@@ -234,8 +233,6 @@ pub struct Gateway {
     auth: Auth,
     max_body_bytes: usize,
     metrics: Arc<Metrics>,
-    /// This process's store, for the gauges of `/metrics`.
-    store: Arc<Store>,
     /// The OpenAPI document, serialized once.
     openapi: Arc<[u8]>,
 }
@@ -247,15 +244,14 @@ impl Gateway {
         auth: Auth,
         max_body_bytes: usize,
         metrics: Arc<Metrics>,
-        store: Arc<Store>,
     ) -> Self {
-        let openapi = openapi::document_json(auth.is_enabled()).into();
+        // A token is required when a request without one is refused.
+        let openapi = openapi::document_json(!auth.allows(None)).into();
         Self {
             backend,
             auth,
             max_body_bytes,
             metrics,
-            store,
             openapi,
         }
     }
@@ -289,7 +285,7 @@ impl Gateway {
             Operation::Health => self.healthz(call),
             Operation::Metrics => Reply::bytes(
                 200,
-                self.metrics.render(&self.store).into_bytes(),
+                self.metrics.render().into_bytes(),
                 METRICS_CONTENT_TYPE,
             ),
             Operation::OpenApi => Reply::bytes(200, self.openapi.to_vec(), "application/json"),

@@ -89,18 +89,9 @@ impl RestServer {
     pub fn start(options: RestServerOptions, gateway: Gateway) -> std::io::Result<Self> {
         let listener = bind(&options)?;
         let addr = listener.local_addr()?;
-        let heartbeat_addr = match addr.ip() {
-            ip if !ip.is_unspecified() => addr,
-            std::net::IpAddr::V4(_) => {
-                SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
-            }
-            std::net::IpAddr::V6(_) => {
-                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
-            }
-        };
         let shared = Arc::new(Shared {
             acceptor: Acceptor::new(listener, options.idle_timeout)?,
-            heartbeat_addr,
+            heartbeat_addr: crate::config::reachable(addr),
             stopping: AtomicBool::new(false),
             gateway,
             options,

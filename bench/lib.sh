@@ -1,0 +1,119 @@
+# shellcheck shell=bash
+# bench/lib.sh: what bench.sh and bench/soak.sh share, sourced by both.
+#
+# Both start a server that prints "REST listening on http://HOST:PORT" and
+# "gRPC listening on HOST:PORT" on stdout, wait for those lines, load it, and
+# stop it; bench.sh also reads its processes' CPU time and memory from /proc.
+# Written once here so the two scripts cannot drift apart.
+#
+# The caller sets `set -Eeuo pipefail` and may set LOG_TAG (the prefix of
+# progress lines), START_TIMEOUT and STOP_TIMEOUT (seconds) before sourcing.
+
+: "${LOG_TAG:=bench}"
+: "${START_TIMEOUT:=30}" # seconds a server gets to print its two listening lines
+: "${STOP_TIMEOUT:=10}"  # seconds between SIGTERM and SIGKILL
+
+# shellcheck disable=SC2034 # set here, read by the scripts that source this file
+SERVER_PID="" # the running server, a process-group leader (started with setsid)
+HTTP_ADDR=""  # its REST address, host:port
+GRPC_ADDR=""  # its gRPC address, host:port
+
+# A timestamped progress line on stderr.
+log() { printf '[%s %s] %s\n' "$LOG_TAG" "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# True while PID runs (a zombie, exited but not yet reaped, does not count).
+alive() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != Z ]]
+}
+
+# launch_server NAME DIR CMD...: starts CMD in its own session and process
+# group (setsid: stop_server can then kill whatever it forked) with stdout and
+# stderr in DIR/NAME.out and DIR/NAME.err, waits up to START_TIMEOUT s for
+# both listening lines, and sets SERVER_PID, HTTP_ADDR and GRPC_ADDR. Exits
+# with the server's last lines when it dies or stays silent.
+launch_server() {
+    local name="$1" dir="$2"
+    shift 2
+    local out="$dir/$name.out" err="$dir/$name.err" why=""
+    : >"$out"
+    setsid "$@" >"$out" 2>"$err" </dev/null &
+    SERVER_PID=$!
+    local deadline=$((SECONDS + START_TIMEOUT))
+    until grep -q '^REST listening on ' "$out" && grep -q '^gRPC listening on ' "$out"; do
+        if ! alive "$SERVER_PID"; then
+            why="exited before printing both listening lines"
+        elif ((SECONDS >= deadline)); then
+            why="did not print both listening lines within ${START_TIMEOUT} s"
+        fi
+        if [[ -n "$why" ]]; then
+            log "$name $why; its stdout and stderr:"
+            sed 's/^/    /' "$out" "$err" | tail -30 >&2
+            die "$name failed to start: $*"
+        fi
+        sleep 0.1
+    done
+    # shellcheck disable=SC2034 # read by the caller
+    HTTP_ADDR="$(sed -n 's#^REST listening on http://##p' "$out" | head -n1)"
+    # shellcheck disable=SC2034 # read by the caller
+    GRPC_ADDR="$(sed -n 's#^gRPC listening on ##p' "$out" | head -n1)"
+}
+
+# stop_server PID [TIMEOUT]: SIGTERM, wait up to TIMEOUT s (default
+# STOP_TIMEOUT), then SIGKILL its whole process group (e.g. a gunicorn worker
+# left behind). Returns the server's exit status: 0 for a clean stop.
+stop_server() {
+    local pid="$1" timeout="${2:-$STOP_TIMEOUT}" status=0
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + timeout))
+    while alive "$pid" && ((SECONDS < deadline)); do
+        sleep 0.1
+    done
+    if alive "$pid"; then
+        log "server $pid still running ${timeout} s after SIGTERM: SIGKILL"
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || status=$?
+    if [[ "$SERVER_PID" == "$pid" ]]; then
+        SERVER_PID=""
+    fi
+    return "$status"
+}
+
+# PID and its descendants, one per line (gunicorn: the master, then its workers).
+proc_tree() {
+    local child
+    echo "$1"
+    for child in $(pgrep -P "$1" || true); do
+        proc_tree "$child"
+    done
+}
+
+# proc_snapshot PID: the CPU time and context switches of PID's process tree
+# so far, for bench/report.py to difference. One line per process,
+#   proc PID UTIME STIME         (clock ticks, all its threads, exited ones too)
+# and one per thread,
+#   task PID TID VOLUNTARY NONVOLUNTARY   (context switches)
+# A process or thread that ends while it is read is skipped.
+proc_snapshot() {
+    local pid stat
+    local -a fields
+    for pid in $(proc_tree "$1"); do
+        stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+        read -r -a fields <<<"${stat##*) }" # fields[0] is stat's field 3 (state)
+        echo "proc $pid ${fields[11]} ${fields[12]}"
+        cat "/proc/$pid/task/"*/status 2>/dev/null | awk -v pid="$pid" '
+            $1 == "Pid:" { tid = $2 }
+            $1 == "voluntary_ctxt_switches:" { voluntary = $2 }
+            $1 == "nonvoluntary_ctxt_switches:" { print "task", pid, tid, voluntary, $2 }' || true
+    done
+}
+
+# VmRSS of PID in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

@@ -1,0 +1,1 @@
+//! The gRPC contract through the real grpcio client (`entities.v1.EntityService`).

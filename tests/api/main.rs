@@ -1,0 +1,22 @@
+//! The integration tests, as one test binary.
+//!
+//! Every test binary links the whole gRPC C core, so one binary is linked
+//! once instead of once per area. Each area is a module; what they share
+//! lives once in [`helpers`].
+//!
+//! - `helpers`: the service in-process, the HTTP and gRPC clients, child processes, waits.
+//! - `cli`: `entity-service client …` and `demo` as subprocesses.
+//! - `grpc`: the gRPC contract through the grpcio client.
+//! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
+//! - `lifecycle`: start-up, bind failures, signals and graceful stops.
+//! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
+//! - `rest`: the REST/JSON contract.
+
+mod helpers;
+
+mod cli;
+mod grpc;
+mod hardening;
+mod lifecycle;
+mod ops;
+mod rest;

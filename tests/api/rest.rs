@@ -1,0 +1,1 @@
+//! The REST/JSON contract through real HTTP.
