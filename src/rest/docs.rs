@@ -53,7 +53,6 @@ fn config() -> Arc<Config<'static>> {
             Config::new(["/openapi.json"])
                 .use_base_layout()
                 .validator_url("none")
-                .display_operation_id(true)
                 .display_request_duration(true),
         )
     }))
