@@ -9,6 +9,7 @@
 //! - `grpc`: the gRPC contract through the grpcio client.
 //! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
 //! - `lifecycle`: start-up, bind failures, signals and graceful stops.
+//! - `openapi`: /openapi.json against the router, and the /docs page.
 //! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
 //! - `rest`: the REST/JSON contract.
 
@@ -18,5 +19,6 @@ mod cli;
 mod grpc;
 mod hardening;
 mod lifecycle;
+mod openapi;
 mod ops;
 mod rest;
