@@ -12,6 +12,8 @@
 //! - `openapi`: /openapi.json against the router, and the /docs page.
 //! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
 //! - `rest`: the REST/JSON contract.
+//! - `third_party`: schemathesis, openapi-spec-validator, a real browser on
+//!   /docs and `buf curl`, where `.ci/run` installed them.
 
 mod helpers;
 
@@ -22,3 +24,4 @@ mod lifecycle;
 mod openapi;
 mod ops;
 mod rest;
+mod third_party;
