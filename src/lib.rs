@@ -27,6 +27,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+mod containment;
 pub mod entities;
 pub mod grpc;
 pub mod logging;
