@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::backend::Backend;
 use super::reply::Reply;
 use crate::auth::Auth;
-use crate::grpc::CallMetadata;
+use crate::call_metadata::CallMetadata;
 use crate::metrics::Metrics;
 
 /// Default and largest `limit` for `GET /entities`.
