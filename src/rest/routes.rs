@@ -9,7 +9,7 @@ use super::bodies::{CreateEntityBody, HealthBody, HealthStatus};
 use super::reply::Reply;
 use super::{docs, openapi};
 use crate::auth::Auth;
-use crate::grpc::CallMetadata;
+use crate::call_metadata::CallMetadata;
 use crate::metrics::Metrics;
 
 /// Default and largest `limit` for `GET /entities`.

@@ -47,10 +47,6 @@
 //! Assertions about one area's contract (the REST error shape, the CLI's
 //! output lines) stay in that area's module.
 
-// Only part of the areas use these helpers yet; this goes once every area
-// module is migrated onto them.
-#![allow(dead_code)]
-
 pub mod child;
 pub mod grpc;
 pub mod http;

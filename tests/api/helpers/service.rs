@@ -62,13 +62,6 @@ impl TestService {
         stopper.join().expect("stop does not panic");
     }
 
-    /// Stops the service in a detached thread: for tests whose subject is not
-    /// the stop and that should not wait for it.
-    pub fn stop_in_background(mut self) {
-        let running = self.take();
-        std::thread::spawn(move || running.stop());
-    }
-
     /// Stores an entity straight into the store (fast setup); its id.
     #[track_caller]
     pub fn seed(&self, name: &str, description: &str) -> i64 {

@@ -83,12 +83,6 @@ impl Binary {
         self
     }
 
-    /// How long [`ChildProcess::finish`] lets the child run (default [`RUN_LIMIT`]).
-    pub fn limit(mut self, limit: Duration) -> Self {
-        self.limit = limit;
-        self
-    }
-
     /// Runs the command to its end and returns what it printed; a child
     /// still running after the limit is killed and fails the test.
     #[track_caller]
