@@ -4,6 +4,9 @@
 //! security and links the document states are what the service does.
 //! `/docs` loads only from this server.
 
+mod docs_page;
+mod headers;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
@@ -17,7 +20,7 @@ const PROBE_METHODS: [&str; 8] = [
 ];
 
 /// The document this service serves.
-fn document(addr: SocketAddr) -> Value {
+pub fn document(addr: SocketAddr) -> Value {
     let response = http::get(addr, "/openapi.json");
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("Content-Type"), Some("application/json"));
@@ -342,70 +345,4 @@ fn the_create_links_lead_to_the_new_entity() {
             assert_eq!(first["name"], "linked");
         }
     }
-}
-
-#[test]
-fn every_documented_response_header_is_sent() {
-    let service = TestService::start();
-    let document = document(service.http_addr);
-    let create = &document["paths"]["/entities"]["post"]["responses"]["201"]["headers"];
-    let created = http::post(service.http_addr, "/entities", r#"{"name":"h"}"#);
-    for (name, header) in create.as_object().expect("201 headers") {
-        assert_eq!(header["required"], true, "{name}");
-        assert!(created.header(name).is_some(), "201 lacks {name}");
-    }
-    let location = created.header("Location").expect("Location");
-    assert_eq!(location, format!("/entities/{}", created.json()["id"]));
-    let missing = http::get(service.http_addr, "/entities/999");
-    let headers = &document["paths"]["/entities/{id}"]["get"]["responses"]["404"]["headers"];
-    for (name, _) in headers.as_object().expect("404 headers") {
-        assert!(missing.header(name).is_some(), "404 lacks {name}");
-    }
-}
-
-#[test]
-fn the_docs_page_loads_only_from_this_server_and_is_open() {
-    let service = TestService::start_with(|c| c.auth_token = Some("s3cret".into()));
-    let page = http::get(service.http_addr, "/docs");
-    assert_eq!(page.status, 200, "/docs is open without a token");
-    assert_eq!(
-        page.header("Content-Type"),
-        Some("text/html; charset=utf-8")
-    );
-    assert_eq!(http::get(service.http_addr, "/openapi.json").status, 200);
-    let html = page.text();
-    assert!(
-        !html.contains("http://") && !html.contains("https://"),
-        "{html}"
-    );
-    let links: Vec<&str> = html
-        .split(['"', '\''])
-        .filter(|piece| piece.starts_with('/'))
-        .collect();
-    assert!(links.len() >= 4, "{links:?}");
-    let documented = document(service.http_addr);
-    let media_types = &documented["paths"]["/docs/{file}"]["get"]["responses"]["200"]["content"];
-    for link in links {
-        assert!(link.starts_with("/docs/"), "{link}");
-        let file = http::get(service.http_addr, link);
-        assert_eq!(file.status, 200, "{link}");
-        let media_type = file.header("Content-Type").expect("Content-Type");
-        assert!(
-            media_types.get(media_type).is_some(),
-            "{link}: {media_type} is documented"
-        );
-    }
-    let initializer = http::get(service.http_addr, "/docs/swagger-initializer.js").text();
-    assert!(
-        initializer.contains(r#""url": "/openapi.json""#),
-        "{initializer}"
-    );
-    assert!(
-        initializer.contains(r#""validatorUrl": "none""#),
-        "{initializer}"
-    );
-    assert!(!initializer.contains("http"), "{initializer}");
-    let missing = http::get(service.http_addr, "/docs/no-such-file.js");
-    assert_eq!(missing.status, 404);
-    assert!(missing.json()["error"].is_string());
 }
