@@ -35,10 +35,16 @@ pub mod defaults {
     pub const GRPC_KEEPALIVE_TIME_MS: u64 = 60_000;
     /// `--grpc-keepalive-timeout-ms`.
     pub const GRPC_KEEPALIVE_TIMEOUT_MS: u64 = 20_000;
-    /// REST worker threads per core when `--http-threads` is not given.
-    pub const HTTP_THREADS_PER_CORE: usize = 8;
-    /// The fewest REST worker threads when `--http-threads` is not given.
-    pub const MIN_HTTP_THREADS: usize = 16;
+    /// REST workers when `--http-threads` is not given, as (per core, at
+    /// least), by what a worker waits on: nothing (direct: the store answers
+    /// at once), this process's own gRPC server (tens of microseconds a
+    /// call), or a remote upstream (a network round trip a call). Workers
+    /// beyond the requests in flight only add thread switches.
+    pub const HTTP_THREADS_DIRECT: (usize, usize) = (1, 2);
+    /// See [`HTTP_THREADS_DIRECT`].
+    pub const HTTP_THREADS_HOP: (usize, usize) = (2, 4);
+    /// See [`HTTP_THREADS_DIRECT`].
+    pub const HTTP_THREADS_UPSTREAM: (usize, usize) = (8, 16);
 }
 
 /// Everything `serve` needs.
@@ -56,7 +62,9 @@ pub struct Config {
     /// gRPC server the REST gateway calls (default: this process's own).
     #[arg(long, env = "ENTITY_GRPC_UPSTREAM", value_name = "HOST:PORT")]
     pub grpc_upstream: Option<String>,
-    /// REST worker threads (default: 8 per core, at least 16).
+    /// REST worker threads (default, per core: 1 with --backend direct (at
+    /// least 2), 2 through this process's gRPC server (at least 4), 8 through
+    /// --grpc-upstream (at least 16)).
     #[arg(long, env = "ENTITY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_threads: Option<u16>,
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
@@ -132,11 +140,17 @@ impl Config {
         Duration::from_millis(self.http_idle_timeout_ms)
     }
 
-    /// REST worker threads.
+    /// REST worker threads: `--http-threads`, else a count that fits the
+    /// backend and the machine's cores.
     pub fn http_threads(&self) -> usize {
         self.http_threads.map(usize::from).unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores * defaults::HTTP_THREADS_PER_CORE).max(defaults::MIN_HTTP_THREADS)
+            let (per_core, at_least) = match (self.backend, &self.grpc_upstream) {
+                (BackendKind::Direct, _) => defaults::HTTP_THREADS_DIRECT,
+                (BackendKind::Grpc, None) => defaults::HTTP_THREADS_HOP,
+                (BackendKind::Grpc, Some(_)) => defaults::HTTP_THREADS_UPSTREAM,
+            };
+            (cores * per_core).max(at_least)
         })
     }
 }

@@ -8,7 +8,8 @@
 //! - [`validation`]: the one check of a create request.
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
-//! - [`auth`], [`request_id`]: bearer tokens and request ids, for both protocols.
+//! - [`auth`], [`request_id`], [`call_metadata`]: bearer tokens, request ids,
+//!   and what a request passes on to its backend, for both protocols.
 //! - [`readiness`]: whether the process serves or is stopping (gRPC health,
 //!   `/healthz`, the stop sequence).
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
@@ -27,8 +28,10 @@
 
 pub mod app;
 pub mod auth;
+pub mod call_metadata;
 pub mod cli;
 pub mod config;
+mod containment;
 pub mod entities;
 pub mod grpc;
 pub mod journal;

@@ -6,6 +6,39 @@ pub const MAX_NAME_CHARS: usize = 256;
 /// Longest accepted `description`, in characters (Unicode scalar values).
 pub const MAX_DESCRIPTION_CHARS: usize = 4096;
 
+/// The characters a blank name consists of: exactly those of Unicode's
+/// White_Space property, which `str::trim` removes (checked against
+/// `char::is_whitespace` in the tests below).
+pub const WHITESPACE: [(char, char); 10] = [
+    ('\u{9}', '\u{d}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// The blank check as a regular expression (ECMA-262 and Python alike): a
+/// name must contain a character outside [`WHITESPACE`]. For the `pattern`
+/// of the name in the OpenAPI document.
+pub fn name_pattern() -> String {
+    let ranges: String = WHITESPACE
+        .iter()
+        .map(|&(first, last)| {
+            if first == last {
+                format!("\\u{:04x}", u32::from(first))
+            } else {
+                format!("\\u{:04x}-\\u{:04x}", u32::from(first), u32::from(last))
+            }
+        })
+        .collect();
+    format!("[^{ranges}]")
+}
+
 /// What is wrong with a create request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
@@ -90,6 +123,18 @@ mod tests {
         let new = NewEntity::validate(" a ".repeat(85) + "b", "d".repeat(4096)).unwrap();
         assert_eq!(new.name().len(), 256);
         assert!(new.name().starts_with(' '));
+    }
+
+    #[test]
+    fn whitespace_table_is_what_trim_removes() {
+        let in_table = |c: char| WHITESPACE.iter().any(|&(a, b)| (a..=b).contains(&c));
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            assert_eq!(in_table(c), c.is_whitespace(), "U+{:04X}", u32::from(c));
+        }
+        assert_eq!(
+            name_pattern(),
+            "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028-\\u2029\\u202f\\u205f\\u3000]"
+        );
     }
 
     #[test]

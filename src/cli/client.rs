@@ -7,8 +7,9 @@ use base64::Engine as _;
 use grpcio::RpcStatusCode;
 
 use super::output::{report, Printer};
+use crate::call_metadata::CallMetadata;
 use crate::grpc::client::{bearer, create_request, ClientMetadata, EntityStream, MetadataValue};
-use crate::grpc::{BlockingClient, CallMetadata};
+use crate::grpc::BlockingClient;
 use crate::proto::entities::CreateEntityRequest;
 use crate::status::Status;
 

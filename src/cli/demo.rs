@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use grpcio::RpcStatusCode;
 
 use super::output::{describe, report};
+use crate::call_metadata::CallMetadata;
 use crate::grpc::client::{bearer, create_request, ClientMetadata, EntityStream, MetadataValue};
-use crate::grpc::{BlockingClient, CallMetadata};
+use crate::grpc::BlockingClient;
 use crate::proto::entities::CreateEntityRequest;
 use crate::status::Status;
 

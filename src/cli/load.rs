@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::grpc::{BlockingClient, CallMetadata};
+use crate::call_metadata::CallMetadata;
+use crate::grpc::BlockingClient;
 
 /// Deadline of each call.
 const CALL_DEADLINE: Duration = Duration::from_secs(5);

@@ -1,7 +1,7 @@
 //! What every gRPC call shares: the token check, the request id, the echoed
 //! metadata, the panic guard, the access log line and the call metrics.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -136,18 +136,7 @@ impl CallScope {
 /// Runs handler logic, turning a panic into INTERNAL for this call alone, so
 /// no completion-queue thread ever unwinds.
 pub fn guarded<T>(work: impl FnOnce() -> Result<T, Status>) -> Result<T, Status> {
-    match catch_unwind(AssertUnwindSafe(work)) {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            log::error!("handler panicked: {what}");
-            Err(Status::internal("internal error"))
-        }
-    }
+    crate::containment::contain(work).unwrap_or_else(|_| Err(Status::internal("internal error")))
 }
 
 /// Runs a spawned call future, logging instead of unwinding if it panics.

@@ -13,6 +13,7 @@ use grpcio::{
 };
 
 use super::call::REQUEST_ID_KEY;
+use crate::call_metadata::CallMetadata;
 use crate::proto::entities::{
     CreateEntitiesResponse, CreateEntityRequest, GetEntityRequest, ListEntitiesRequest,
     LookupEntityResponse, WatchEntitiesRequest,
@@ -23,15 +24,6 @@ use crate::proto::health::HealthCheckRequest;
 use crate::proto::health_grpc::HealthClient;
 use crate::status::Status;
 use crate::store::Entity;
-
-/// Per-call details passed upstream.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CallMetadata<'a> {
-    /// Sent as `x-request-id`.
-    pub request_id: Option<&'a str>,
-    /// Sent as `authorization` (the full header value, e.g. `Bearer …`).
-    pub authorization: Option<&'a str>,
-}
 
 /// Which completion-queue threads a channel's calls run on.
 pub enum ChannelThreads {

@@ -11,7 +11,7 @@ pub mod service;
 mod thread_sink;
 mod watch;
 
-pub use client::{BlockingClient, CallMetadata};
+pub use client::BlockingClient;
 pub use health::HealthService;
 pub use reflection::{DescriptorIndex, ReflectionService};
 pub use server::{GrpcServer, GrpcServerError, GrpcServerOptions};

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::call_metadata::CallMetadata;
 use crate::entities::Entities;
-use crate::grpc::{BlockingClient, CallMetadata};
+use crate::grpc::BlockingClient;
 use crate::readiness::Readiness;
 use crate::status::Status;
 use crate::store::Entity;

@@ -1,8 +1,12 @@
 //! The REST side: a tiny_http worker pool whose handlers reach entities
-//! through a [`Backend`], the gRPC client or the store itself.
+//! through a [`Backend`], the gRPC client or the store itself; the API's
+//! OpenAPI document and its Swagger UI page.
 
 mod acceptor;
 pub mod backend;
+pub mod bodies;
+pub mod docs;
+pub mod openapi;
 pub mod reply;
 pub mod routes;
 pub mod server;

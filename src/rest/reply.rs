@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::bodies::{CreatedBody, EntityBody, ErrorBody};
 use crate::status::{http_status, Status};
 use crate::store::Entity;
 
@@ -16,23 +17,6 @@ pub struct Reply {
     pub content_type: &'static str,
 }
 
-#[derive(Serialize)]
-struct EntityJson<'a> {
-    id: i64,
-    name: &'a str,
-    description: &'a str,
-}
-
-impl<'a> From<&'a Entity> for EntityJson<'a> {
-    fn from(entity: &'a Entity) -> Self {
-        Self {
-            id: entity.id,
-            name: &entity.name,
-            description: &entity.description,
-        }
-    }
-}
-
 impl Reply {
     /// A JSON body with this status.
     pub fn json(status: u16, body: &impl Serialize) -> Self {
@@ -44,47 +28,60 @@ impl Reply {
         }
     }
 
-    /// A plain-text body (the Prometheus exposition format).
-    pub fn text(status: u16, body: String, content_type: &'static str) -> Self {
+    /// A body of another media type (the Prometheus text format, the docs page).
+    pub fn bytes(status: u16, body: Vec<u8>, content_type: &'static str) -> Self {
         Self {
             status,
             headers: Vec::new(),
-            body: body.into_bytes(),
+            body,
             content_type,
         }
     }
 
     /// `{"error": message}` with this status.
     pub fn error(status: u16, message: impl AsRef<str>) -> Self {
-        Self::json(status, &serde_json::json!({ "error": message.as_ref() }))
+        Self::json(
+            status,
+            &ErrorBody {
+                error: message.as_ref(),
+            },
+        )
     }
 
     /// A failed operation, its gRPC code mapped to HTTP.
     pub fn from_status(status: &Status) -> Self {
-        Self::error(http_status(status.code), &status.message)
+        match http_status(status.code) {
+            401 => Self::unauthorized(&status.message),
+            code => Self::error(code, &status.message),
+        }
+    }
+
+    /// 401 with the `WWW-Authenticate: Bearer` challenge every 401 carries.
+    pub fn unauthorized(message: impl AsRef<str>) -> Self {
+        Self::error(401, message).with_header("WWW-Authenticate", "Bearer".to_string())
     }
 
     /// One entity.
     pub fn entity(entity: &Entity) -> Self {
-        Self::json(200, &EntityJson::from(entity))
+        Self::json(200, &EntityBody::from(entity))
     }
 
     /// A list of entities.
     pub fn entities(entities: &[Entity]) -> Self {
-        let list: Vec<EntityJson> = entities.iter().map(EntityJson::from).collect();
+        let list: Vec<EntityBody> = entities.iter().map(EntityBody::from).collect();
         Self::json(200, &list)
     }
 
     /// 201 `{"id": n}` with `Location: /entities/n`.
     pub fn created(entity: &Entity) -> Self {
-        Self::json(201, &serde_json::json!({ "id": entity.id }))
+        Self::json(201, &CreatedBody { id: entity.id })
             .with_header("Location", format!("/entities/{}", entity.id))
     }
 
     /// 405 with the allowed methods.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: String) -> Self {
         Self::error(405, format!("method not allowed; allowed: {allow}"))
-            .with_header("Allow", allow.to_string())
+            .with_header("Allow", allow)
     }
 
     /// Adds a header.

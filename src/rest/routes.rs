@@ -4,17 +4,20 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::backend::Backend;
+use super::bodies::{CreateEntityBody, HealthBody, HealthStatus};
 use super::reply::Reply;
+use super::{docs, openapi};
 use crate::auth::Auth;
-use crate::grpc::CallMetadata;
+use crate::call_metadata::CallMetadata;
 use crate::metrics::Metrics;
 
 /// Default and largest `limit` for `GET /entities`.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
 pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// The media type of `/metrics`: the Prometheus text format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// The parts of a request that routing needs.
 pub struct Incoming<'a> {
@@ -67,10 +70,54 @@ pub enum Route<'a> {
     Healthz,
     /// `/metrics`, open without a token
     Metrics,
+    /// `/openapi.json`, the API's description, open without a token
+    OpenApi,
+    /// `/docs`, the API's browsable page, open without a token
+    Docs,
+    /// `/docs/{file}`, the page's scripts and styles
+    DocsFile(&'a str),
     Unknown,
 }
 
+/// What a request runs once its route and method are known: one entry per
+/// operation of the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateEntity,
+    ListEntities,
+    GetEntity,
+    Health,
+    Metrics,
+    OpenApi,
+    Docs,
+    DocsFile,
+}
+
+impl Operation {
+    /// Whether it is served without a token.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            Operation::CreateEntity | Operation::ListEntities | Operation::GetEntity
+        )
+    }
+}
+
 impl<'a> Route<'a> {
+    /// Every route, parameters as `{name}`: the one path list the router
+    /// serves and the OpenAPI document describes.
+    pub const ALL: [Route<'static>; 9] = [
+        Route::Entities,
+        Route::Entity("{id}"),
+        Route::Root,
+        Route::RootEntity("{id}"),
+        Route::Healthz,
+        Route::Metrics,
+        Route::OpenApi,
+        Route::Docs,
+        Route::DocsFile("{file}"),
+    ];
+
     /// Matches a path (without query).
     pub fn of(path: &'a str) -> Self {
         match path {
@@ -78,10 +125,16 @@ impl<'a> Route<'a> {
             "/entities" => Route::Entities,
             "/healthz" => Route::Healthz,
             "/metrics" => Route::Metrics,
+            "/openapi.json" => Route::OpenApi,
+            "/docs" => Route::Docs,
             _ => {
                 if let Some(id) = path.strip_prefix("/entities/") {
-                    if !id.is_empty() && !id.contains('/') {
+                    if is_segment(id) {
                         return Route::Entity(id);
+                    }
+                } else if let Some(file) = path.strip_prefix("/docs/") {
+                    if is_segment(file) {
+                        return Route::DocsFile(file);
                     }
                 } else if let Some(id) = path.strip_prefix('/') {
                     if looks_numeric(id) {
@@ -102,14 +155,67 @@ impl<'a> Route<'a> {
             Route::RootEntity(_) => "/{id}",
             Route::Healthz => "/healthz",
             Route::Metrics => "/metrics",
+            Route::OpenApi => "/openapi.json",
+            Route::Docs => "/docs",
+            Route::DocsFile(_) => "/docs/{file}",
             Route::Unknown => "unknown",
         }
     }
 
-    /// Whether the route is open without a token.
-    pub fn is_open(&self) -> bool {
-        matches!(self, Route::Healthz | Route::Metrics)
+    /// The path parameter (`{id}` or `{file}`), empty for routes without one.
+    pub fn parameter(&self) -> &'a str {
+        match self {
+            Route::Entity(value) | Route::RootEntity(value) | Route::DocsFile(value) => value,
+            _ => "",
+        }
     }
+
+    /// The methods this route serves and the operation each runs. HEAD is
+    /// served wherever GET is, as GET without a body. Any other method is
+    /// answered 405 with these methods in `Allow`.
+    pub fn operations(&self) -> &'static [(&'static str, Operation)] {
+        match self {
+            Route::Entities => &[
+                ("GET", Operation::ListEntities),
+                ("POST", Operation::CreateEntity),
+            ],
+            Route::Root => &[("POST", Operation::CreateEntity)],
+            Route::Entity(_) | Route::RootEntity(_) => &[("GET", Operation::GetEntity)],
+            Route::Healthz => &[("GET", Operation::Health)],
+            Route::Metrics => &[("GET", Operation::Metrics)],
+            Route::OpenApi => &[("GET", Operation::OpenApi)],
+            Route::Docs => &[("GET", Operation::Docs)],
+            Route::DocsFile(_) => &[("GET", Operation::DocsFile)],
+            Route::Unknown => &[],
+        }
+    }
+
+    /// The operation a method runs on this route, if it is served.
+    pub fn operation(&self, method: &str) -> Option<Operation> {
+        let method = if method == "HEAD" { "GET" } else { method };
+        self.operations()
+            .iter()
+            .find(|(served, _)| *served == method)
+            .map(|&(_, operation)| operation)
+    }
+
+    /// The `Allow` header of a 405 on this route.
+    pub fn allow(&self) -> String {
+        let methods: Vec<&str> = self.operations().iter().map(|&(m, _)| m).collect();
+        methods.join(", ")
+    }
+
+    /// Whether the route is open without a token: all its operations are.
+    /// Unknown paths are not, so they reveal nothing without a token.
+    pub fn is_open(&self) -> bool {
+        let operations = self.operations();
+        !operations.is_empty() && operations.iter().all(|&(_, op)| op.is_open())
+    }
+}
+
+/// A non-empty path segment (no `/`).
+fn is_segment(value: &str) -> bool {
+    !value.is_empty() && !value.contains('/')
 }
 
 /// A segment that is meant as an id (digits with an optional sign), so that
@@ -127,6 +233,8 @@ pub struct Gateway {
     auth: Auth,
     max_body_bytes: usize,
     metrics: Arc<Metrics>,
+    /// The OpenAPI document, serialized once.
+    openapi: Arc<[u8]>,
 }
 
 impl Gateway {
@@ -137,11 +245,14 @@ impl Gateway {
         max_body_bytes: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
+        // A token is required when a request without one is refused.
+        let openapi = openapi::document_json(!auth.allows(None)).into();
         Self {
             backend,
             auth,
             max_body_bytes,
             metrics,
+            openapi,
         }
     }
 
@@ -155,36 +266,49 @@ impl Gateway {
         let (path, query) = incoming.url.split_once('?').unwrap_or((incoming.url, ""));
         let route = Route::of(path);
         if !route.is_open() && !self.auth.allows(incoming.authorization.map(str::as_bytes)) {
-            return Reply::error(401, "missing or invalid bearer token")
-                .with_header("WWW-Authenticate", "Bearer".to_string());
+            return Reply::unauthorized("missing or invalid bearer token");
         }
         let call = CallMetadata {
             request_id: Some(incoming.request_id),
             authorization: incoming.authorization,
         };
-        match (route, incoming.method) {
-            (Route::Entities | Route::Root, "POST") => self.create(body, call),
-            // HEAD answers as GET does; tiny_http leaves out the body.
-            (Route::Entities, "GET" | "HEAD") => self.list(query, call),
-            (Route::Entity(id) | Route::RootEntity(id), "GET" | "HEAD") => self.get(id, call),
-            (Route::Entities, _) => Reply::method_not_allowed("GET, POST"),
-            (Route::Root, _) => Reply::method_not_allowed("POST"),
-            (Route::Entity(_) | Route::RootEntity(_), _) => Reply::method_not_allowed("GET"),
-            (Route::Healthz, "GET" | "HEAD") => self.healthz(call),
-            (Route::Metrics, "GET" | "HEAD") => {
-                Reply::text(200, self.metrics.render(), "text/plain; version=0.0.4")
-            }
-            (Route::Healthz | Route::Metrics, _) => Reply::method_not_allowed("GET"),
-            (Route::Unknown, _) => Reply::error(404, format!("no route for {path}")),
+        let Some(operation) = route.operation(incoming.method) else {
+            return match route {
+                Route::Unknown => Reply::error(404, format!("no route for {path}")),
+                _ => Reply::method_not_allowed(route.allow()),
+            };
+        };
+        match operation {
+            Operation::CreateEntity => self.create(body, call),
+            Operation::ListEntities => self.list(query, call),
+            Operation::GetEntity => self.get(route.parameter(), call),
+            Operation::Health => self.healthz(call),
+            Operation::Metrics => Reply::bytes(
+                200,
+                self.metrics.render().into_bytes(),
+                METRICS_CONTENT_TYPE,
+            ),
+            Operation::OpenApi => Reply::bytes(200, self.openapi.to_vec(), "application/json"),
+            Operation::Docs => docs::page(),
+            Operation::DocsFile => docs::file(route.parameter()),
         }
     }
 
     fn healthz(&self, call: CallMetadata) -> Reply {
         match self.backend.health(call) {
-            Ok(()) => Reply::json(200, &serde_json::json!({ "status": "SERVING" })),
+            Ok(()) => Reply::json(
+                200,
+                &HealthBody {
+                    status: HealthStatus::Serving,
+                    error: None,
+                },
+            ),
             Err(status) => Reply::json(
                 503,
-                &serde_json::json!({ "status": "NOT_SERVING", "error": status.to_string() }),
+                &HealthBody {
+                    status: HealthStatus::NotServing,
+                    error: Some(status.to_string()),
+                },
             ),
         }
     }
@@ -267,22 +391,12 @@ fn parse_limit(value: &str) -> Option<u32> {
         .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
 }
 
-/// `{"name": string, "description": string (optional)}` → (name, description).
+/// The body of a create → (name, description): a JSON syntax error, or a
+/// body of the wrong shape, is an error message for a 400.
 fn parse_create(body: &[u8]) -> Result<(String, String), String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
-    let Value::Object(mut object) = value else {
-        return Err("request body must be a JSON object".to_string());
-    };
-    let name = match object.remove("name") {
-        Some(Value::String(name)) => name,
-        None | Some(Value::Null) => return Err("name is required".to_string()),
-        Some(_) => return Err("name must be a string".to_string()),
-    };
-    let description = match object.remove("description") {
-        Some(Value::String(description)) => description,
-        None | Some(Value::Null) => String::new(),
-        Some(_) => return Err("description must be a string".to_string()),
-    };
-    Ok((name, description))
+    let body: CreateEntityBody = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => format!("invalid request body: {e}"),
+        _ => format!("request body is not valid JSON: {e}"),
+    })?;
+    Ok((body.name, body.description.unwrap_or_default()))
 }

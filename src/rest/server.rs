@@ -9,7 +9,6 @@
 //! acceptor generation, and notice a stop, without being woken.
 
 use std::net::{SocketAddr, TcpListener};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -245,7 +244,7 @@ impl Shared {
         route: &str,
     ) -> Reply {
         let authorization = header(request, "Authorization").map(str::to_string);
-        catch_unwind(AssertUnwindSafe(|| {
+        crate::containment::contain(|| {
             let incoming = Incoming {
                 method,
                 url,
@@ -257,7 +256,7 @@ impl Shared {
                 timeout: self.options.body_timeout,
             };
             self.gateway.handle(&incoming, &mut body)
-        }))
+        })
         .unwrap_or_else(|_| {
             log::error!("REST handler panicked on {method} {route}");
             Reply::error(500, "internal error")

@@ -10,8 +10,11 @@
 //! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
 //! - `journal`: `--data-dir`: restarts, crashes, torn tails, corruption, disk errors.
 //! - `lifecycle`: start-up, bind failures, signals and graceful stops.
+//! - `openapi`: /openapi.json against the router, and the /docs page.
 //! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
 //! - `rest`: the REST/JSON contract.
+//! - `third_party`: schemathesis, openapi-spec-validator, a real browser on
+//!   /docs and `buf curl`, where `.ci/run` installed them.
 
 mod helpers;
 
@@ -20,5 +23,7 @@ mod grpc;
 mod hardening;
 mod journal;
 mod lifecycle;
+mod openapi;
 mod ops;
 mod rest;
+mod third_party;
