@@ -45,6 +45,9 @@ pub mod defaults {
     pub const HTTP_THREADS_HOP: (usize, usize) = (2, 4);
     /// See [`HTTP_THREADS_DIRECT`].
     pub const HTTP_THREADS_UPSTREAM: (usize, usize) = (8, 16);
+    /// With `--data-dir`, whatever the backend: a create's worker waits for a
+    /// journal sync, and only creates in flight together share one.
+    pub const HTTP_THREADS_JOURNAL: (usize, usize) = (8, 16);
 }
 
 /// Everything `serve` needs.
@@ -146,6 +149,7 @@ impl Config {
         self.http_threads.map(usize::from).unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let (per_core, at_least) = match (self.backend, &self.grpc_upstream) {
+                _ if self.data_dir.is_some() => defaults::HTTP_THREADS_JOURNAL,
                 (BackendKind::Direct, _) => defaults::HTTP_THREADS_DIRECT,
                 (BackendKind::Grpc, None) => defaults::HTTP_THREADS_HOP,
                 (BackendKind::Grpc, Some(_)) => defaults::HTTP_THREADS_UPSTREAM,
