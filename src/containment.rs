@@ -4,6 +4,7 @@
 //! `RUST_BACKTRACE` set symbolizes a backtrace on the panicking thread (for
 //! gRPC, the completion-queue thread every call needs) for up to seconds.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, PanicHookInfo};
 use std::sync::Once;
@@ -19,13 +20,7 @@ pub fn contain<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     let outer = CONTAINED.with(|flag| flag.replace(true));
     let outcome = catch_unwind(AssertUnwindSafe(work));
     CONTAINED.with(|flag| flag.set(outer));
-    outcome.map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string())
-    })
+    outcome.map_err(|panic| payload_text(panic.as_ref()).to_string())
 }
 
 /// Puts a hook in front of the current one that logs contained panics
@@ -40,7 +35,10 @@ fn install_hook() {
                     .location()
                     .map(|l| format!(" at {}:{}", l.file(), l.line()))
                     .unwrap_or_default();
-                log::error!("handler panicked{location}: {}", payload_text(info));
+                log::error!(
+                    "handler panicked{location}: {}",
+                    payload_text(info.payload())
+                );
             } else {
                 previous(info);
             }
@@ -48,11 +46,12 @@ fn install_hook() {
     });
 }
 
-fn payload_text<'a>(info: &'a PanicHookInfo) -> &'a str {
-    info.payload()
+/// A panic's message: its `&str` or `String` payload.
+fn payload_text(payload: &(dyn Any + Send)) -> &str {
+    payload
         .downcast_ref::<&str>()
         .copied()
-        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("unknown panic")
 }
 
