@@ -1,14 +1,97 @@
 //! The JSON bodies of the REST API: the types requests are read into and
 //! replies are written from. Their schemas in the OpenAPI document are
-//! derived from these same types, so the two cannot drift apart.
+//! derived from these same types, so the two cannot drift apart, and
+//! [`read_object`] reads a request body exactly as its schema says: a JSON
+//! object whose fields have their declared types.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use crate::store::Entity;
 use crate::validation::{name_pattern, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
+
+/// Why a request body was refused: the message of its 400.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BodyRejection {
+    #[error("request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("invalid request body: {0}")]
+    Invalid(String),
+}
+
+/// Reads a request body of type `T` as the OpenAPI document describes `T`:
+/// a JSON object, never an array (serde alone would read a struct from an
+/// array, field by field), no key twice, each field of its declared type
+/// (the message names the field), unknown fields ignored but nested no
+/// deeper than serde_json's recursion limit (128).
+pub fn read_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
+    let JsonObject(fields) = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => BodyRejection::Invalid(e.to_string()),
+        _ => BodyRejection::NotJson(e.to_string()),
+    })?;
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let error = e.into_inner();
+        BodyRejection::Invalid(if path == "." {
+            error.to_string()
+        } else {
+            format!("{path}: {error}")
+        })
+    })
+}
+
+/// The fields of a JSON object, each value parsed in full (so its depth is
+/// bounded), a repeated key refused.
+struct JsonObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonObjectVisitor)
+    }
+}
+
+struct JsonObjectVisitor;
+
+impl<'de> Visitor<'de> for JsonObjectVisitor {
+    type Value = JsonObject;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<Value>()?;
+            if fields.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            fields.insert(key, value);
+        }
+        Ok(JsonObject(fields))
+    }
+
+    // JSON's names for what serde calls a sequence and a unit.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<JsonObject, A::Error> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::Other("array"),
+            &self,
+        ))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<JsonObject, E> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::Other("null"),
+            &self,
+        ))
+    }
+}
 
 /// The body of `POST /entities`. Fields other than these are ignored.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod bodies;
 pub mod docs;
 pub mod openapi;
+pub mod query;
 pub mod reply;
 pub mod routes;
 pub mod server;

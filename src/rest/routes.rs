@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::backend::Backend;
-use super::bodies::{CreateEntityBody, HealthBody, HealthStatus};
+use super::bodies::{read_object, CreateEntityBody, HealthBody, HealthStatus};
 use super::reply::Reply;
-use super::{docs, openapi};
+use super::{docs, openapi, query};
 use crate::auth::Auth;
 use crate::call_metadata::CallMetadata;
 use crate::metrics::Metrics;
@@ -314,9 +314,17 @@ impl Gateway {
     }
 
     fn get(&self, id: &str, call: CallMetadata) -> Reply {
-        let id = match id.parse::<i64>() {
-            Ok(id) if id >= 1 => id,
-            _ => return Reply::error(400, format!("id must be an integer >= 1, got {id:?}")),
+        let id = match query::path_segment(id) {
+            Ok(decoded) => match query::integer(&decoded) {
+                Some(id) if id >= 1 => id,
+                _ => {
+                    return Reply::error(
+                        400,
+                        format!("id must be an integer >= 1, got {decoded:?}"),
+                    )
+                }
+            },
+            Err(error) => return Reply::error(400, format!("id: {error}")),
         };
         match self.backend.get(id, call) {
             Ok(entity) => Reply::entity(&entity),
@@ -325,37 +333,10 @@ impl Gateway {
     }
 
     fn list(&self, query: &str, call: CallMetadata) -> Reply {
-        let mut start_id = 1i64;
-        let mut limit = DEFAULT_LIST_LIMIT;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if value.is_empty() {
-                continue; // `?start_id=&limit=` means the defaults
-            }
-            match key {
-                "start_id" => match value.parse::<i64>() {
-                    Ok(v) => start_id = v,
-                    Err(_) => {
-                        return Reply::error(
-                            400,
-                            format!("start_id must be an integer, got {value:?}"),
-                        )
-                    }
-                },
-                "limit" => match parse_limit(value) {
-                    Some(v) => limit = v,
-                    None => {
-                        return Reply::error(
-                            400,
-                            format!(
-                            "limit must be an integer from 1 to {MAX_LIST_LIMIT}, got {value:?}"
-                        ),
-                        )
-                    }
-                },
-                _ => {}
-            }
-        }
+        let (start_id, limit) = match list_window(query) {
+            Ok(window) => window,
+            Err(message) => return Reply::error(400, message),
+        };
         match self.backend.list(start_id, limit, call) {
             Ok(entities) => Reply::entities(&entities),
             Err(status) => Reply::from_status(&status),
@@ -380,23 +361,38 @@ impl Gateway {
     }
 }
 
-/// A `limit` from 1 to [`MAX_LIST_LIMIT`], in plain decimal digits.
-fn parse_limit(value: &str) -> Option<u32> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// `start_id` and `limit` of a list query, defaults for absent or empty
+/// values, or the message of a 400. Other parameters are ignored.
+fn list_window(query: &str) -> Result<(i64, u32), String> {
+    let mut start_id = 1i64;
+    let mut limit = DEFAULT_LIST_LIMIT;
+    for (name, value) in query::pairs(query).map_err(|e| e.to_string())? {
+        if value.is_empty() {
+            continue; // `?start_id=&limit=` means the defaults
+        }
+        match name.as_str() {
+            "start_id" => {
+                start_id = query::integer(&value)
+                    .ok_or_else(|| format!("start_id must be an integer, got {value:?}"))?;
+            }
+            "limit" => {
+                limit = query::integer(&value)
+                    .and_then(|limit| u32::try_from(limit).ok())
+                    .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        format!(
+                            "limit must be an integer from 1 to {MAX_LIST_LIMIT}, got {value:?}"
+                        )
+                    })?;
+            }
+            _ => {}
+        }
     }
-    value
-        .parse::<u32>()
-        .ok()
-        .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
+    Ok((start_id, limit))
 }
 
-/// The body of a create → (name, description): a JSON syntax error, or a
-/// body of the wrong shape, is an error message for a 400.
+/// The body of a create → (name, description), or the message of a 400.
 fn parse_create(body: &[u8]) -> Result<(String, String), String> {
-    let body: CreateEntityBody = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => format!("invalid request body: {e}"),
-        _ => format!("request body is not valid JSON: {e}"),
-    })?;
+    let body: CreateEntityBody = read_object(body).map_err(|e| e.to_string())?;
     Ok((body.name, body.description.unwrap_or_default()))
 }

@@ -2,7 +2,8 @@
 //! port 0 (or the binary, where a handler must panic).
 //!
 //! - `entities`: create and get, validation, body limits.
-//! - `list`: `GET /entities` windows and their parameters.
+//! - `bodies`: a create accepts exactly the JSON its schema describes.
+//! - `list`: `GET /entities` windows and their parameters, decoded as clients encode them.
 //! - `routes`: the seed's aliases, methods, unknown paths, HEAD, HTTP/1.0.
 //! - `headers`: JSON on every answer, request ids.
 //! - `auth`: the bearer token on every entity route, checked first.
@@ -16,6 +17,7 @@
 
 mod auth;
 mod backends;
+mod bodies;
 mod connections;
 mod entities;
 mod headers;

@@ -165,9 +165,14 @@ fn error_description(operation: Operation, status: u16) -> String {
             its Content-Length."
             .into(),
         (Operation::ListEntities, 400) => format!(
-            "`start_id` is not an integer, or `limit` is not an integer from 1 to {MAX_LIST_LIMIT}."
+            "`start_id` is not an integer, or `limit` is not an integer from 1 to \
+             {MAX_LIST_LIMIT} (integers in decimal, without `+` or leading zeros); a \
+             parameter is given twice; or the query has a `%` without two hex digits, or \
+             does not decode to UTF-8."
         ),
-        (Operation::GetEntity, 400) => "`id` is not an integer ≥ 1.".into(),
+        (Operation::GetEntity, 400) => "`id` is not an integer ≥ 1 (in decimal, without \
+            `+` or leading zeros; percent escapes are decoded)."
+            .into(),
         (Operation::GetEntity, 404) => "No entity has this id (on `/{id}`, also a segment \
             that is not a number: no route matches it)."
             .into(),

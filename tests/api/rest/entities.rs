@@ -60,15 +60,31 @@ fn get_with_an_id_that_is_not_an_integer_of_at_least_one_is_400() {
         "99999999999999999999",
         "1e3",
         "0x1",
+        "+1",
+        "01",
+        "%2B1",
+        "%30%31",
+        "%3",
+        "%ff",
     ];
     let entity_paths = ids.iter().map(|id| format!("/entities/{id}"));
     // The alias takes numeric-looking segments only; those are checked the same way.
-    let alias_paths = ["0", "-1", "99999999999999999999"]
+    let alias_paths = ["0", "-1", "+1", "01", "99999999999999999999"]
         .iter()
         .map(|id| format!("/{id}"));
     for path in entity_paths.chain(alias_paths) {
         assert_error(&http::get(addr, &path), 400, &path);
     }
+}
+
+#[test]
+fn an_id_is_percent_decoded_like_any_path_parameter() {
+    let service = TestService::start();
+    let addr = service.http_addr;
+    service.seed("one", "");
+    service.seed("two", "");
+    assert_eq!(get_json(addr, "/entities/%31"), entity_json(1, "one", ""));
+    assert_eq!(get_json(addr, "/entities/%32"), entity_json(2, "two", ""));
 }
 
 #[test]

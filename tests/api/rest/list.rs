@@ -98,3 +98,48 @@ fn list_with_zero_too_large_negative_or_non_numeric_parameters_is_400() {
         assert_error(&http::get(addr, &path), 400, &path);
     }
 }
+
+#[test]
+fn list_parameters_are_decoded_as_clients_encode_them() {
+    let service = TestService::start();
+    let addr = service.http_addr;
+    seed_numbered(&service, 6);
+    // (query, the window's ids)
+    let cases: [(&str, &[i64]); 6] = [
+        ("start_id=%31&limit=%32", &[1, 2]),
+        ("start_id=%35", &[5, 6]),
+        ("start%5Fid=4&%6Cimit=1", &[4]),
+        ("limit=%31%30&start_id=6", &[6]),
+        ("start_id=%2D3&limit=1", &[1]),
+        ("unrelated=a+b%20c&limit=2", &[1, 2]),
+    ];
+    for (query, expected) in cases {
+        let path = format!("/entities?{query}");
+        assert_eq!(ids_of(&get_json(addr, &path)), expected.to_vec(), "{path}");
+    }
+}
+
+#[test]
+fn list_parameters_with_bad_escapes_plus_signs_or_repeats_are_a_clear_400() {
+    let service = TestService::start();
+    let addr = service.http_addr;
+    seed_numbered(&service, 3);
+    // (query, words the message must contain)
+    let cases = [
+        ("start_id=%3", "percent escape"),
+        ("limit=%zz", "percent escape"),
+        ("limit=1%", "percent escape"),
+        ("start_id=%ff", "UTF-8"),
+        // `+` is a space in a query; `%2B` a plus sign, which no integer has.
+        ("start_id=+2", "start_id must be an integer"),
+        ("start_id=%2B2", "start_id must be an integer"),
+        ("limit=01", "limit must be an integer"),
+        ("limit=2&limit=3", "more than once"),
+        ("start_id=1&start%5Fid=2", "more than once"),
+    ];
+    for (query, words) in cases {
+        let path = format!("/entities?{query}");
+        let message = assert_error(&http::get(addr, &path), 400, &path);
+        assert!(message.contains(words), "{path}: {message}");
+    }
+}
