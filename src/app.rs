@@ -16,7 +16,9 @@ use crate::grpc::{
 use crate::journal::OpenError;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
-use crate::rest::{Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions};
+use crate::rest::{
+    openapi, Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions,
+};
 use crate::store::Store;
 
 /// How long running gRPC calls may take to finish once a stop begins.
@@ -128,7 +130,19 @@ impl Service {
                 )))
             }
         };
-        let gateway = Gateway::new(backend, auth, config.max_body_bytes, Arc::clone(&metrics));
+        let openapi = openapi::document_json(&openapi::Settings {
+            // A token is required when a request without one is refused.
+            auth_required: !auth.allows(None),
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: BODY_TIMEOUT,
+        });
+        let gateway = Gateway::new(
+            backend,
+            auth,
+            config.max_body_bytes,
+            Arc::clone(&metrics),
+            openapi.into(),
+        );
         let rest = RestServer::start(
             RestServerOptions {
                 addr: http_bind,

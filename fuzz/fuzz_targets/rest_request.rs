@@ -16,7 +16,7 @@ use entity_service::entities::Entities;
 use entity_service::metrics::Metrics;
 use entity_service::readiness::Readiness;
 use entity_service::rest::routes::{Gateway, Incoming};
-use entity_service::rest::DirectBackend;
+use entity_service::rest::{openapi, DirectBackend};
 use entity_service::store::Store;
 use libfuzzer_sys::fuzz_target;
 
@@ -29,11 +29,17 @@ const STORE_RESET: usize = 10_000;
 fn new_gateway() -> (Gateway, Arc<Store>) {
     let store = Arc::new(Store::new());
     let backend = DirectBackend::new(Entities::new(Arc::clone(&store)), Arc::new(Readiness::default()));
+    let openapi = openapi::document_json(&openapi::Settings {
+        auth_required: true,
+        max_body_bytes: 1024,
+        body_timeout: std::time::Duration::from_secs(10),
+    });
     let gateway = Gateway::new(
         Arc::new(backend),
         Auth::new(Some("fuzz-token".into())),
         1024,
         Arc::new(Metrics::new(Arc::clone(&store))),
+        openapi.into(),
     );
     (gateway, store)
 }

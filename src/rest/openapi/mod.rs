@@ -4,13 +4,16 @@
 //!   [`Route::operations`]), so a route cannot be served undocumented;
 //! - request and response schemas are derived from the types the handlers
 //!   read and write ([`super::bodies`]);
-//! - limits are the constants the handlers check.
+//! - limits are the constants the handlers check, or the running
+//!   configuration's ([`Settings`]).
 //!
-//! What each operation means and every status it can answer is written once
-//! per operation, in `operations.rs`. The document depends on one setting:
-//! with `--auth-token`, the entity operations require the bearer scheme.
+//! What each operation means and every status it can answer is one table
+//! entry per operation, in `operations.rs`. The document is built once at
+//! start ([`document_json`]) and handed to the gateway, which serves it.
 
 mod operations;
+
+use std::time::Duration;
 
 use serde_json::Value;
 use utoipa::openapi::path::{HttpMethod, PathItem};
@@ -24,6 +27,17 @@ use super::bodies::{
 };
 use super::routes::Route;
 
+/// What the document depends on in the running configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// With `--auth-token`, the entity operations require the bearer scheme.
+    pub auth_required: bool,
+    /// `--max-body-bytes`: the 413 of a create.
+    pub max_body_bytes: usize,
+    /// How long a body may take to arrive: the 408 of a create.
+    pub body_timeout: Duration,
+}
+
 /// The name of the bearer-token security scheme.
 pub const BEARER: &str = "bearerAuth";
 
@@ -34,8 +48,8 @@ pub const BEARER: &str = "bearerAuth";
 ///   parameter has `allowEmptyValue` (utoipa's `Parameter` has no such field);
 /// - a link's fields are spelled as OpenAPI spells them (`operationId`;
 ///   utoipa's `Link` writes `operation_id`).
-pub fn document_json(auth_required: bool) -> Vec<u8> {
-    let mut value = serde_json::to_value(document(auth_required)).unwrap_or_default();
+pub fn document_json(settings: &Settings) -> Vec<u8> {
+    let mut value = serde_json::to_value(document(settings)).unwrap_or_default();
     if let Some(paths) = value.get_mut("paths") {
         fix_up(paths);
     }
@@ -43,7 +57,7 @@ pub fn document_json(auth_required: bool) -> Vec<u8> {
 }
 
 /// The document as utoipa builds it.
-pub fn document(auth_required: bool) -> OpenApi {
+pub fn document(settings: &Settings) -> OpenApi {
     let mut paths = PathsBuilder::new();
     for route in Route::ALL {
         let mut item: Option<PathItem> = None;
@@ -52,10 +66,7 @@ pub fn document(auth_required: bool) -> OpenApi {
             let Some(method) = http_method(method) else {
                 continue;
             };
-            let next = PathItem::new(
-                method,
-                operations::describe(route, operation, auth_required),
-            );
+            let next = PathItem::new(method, operations::describe(route, operation, settings));
             match item.as_mut() {
                 Some(item) => item.merge_operations(next),
                 None => item = Some(next),

@@ -64,7 +64,10 @@ fn fuzz(backend: &str, with_token: bool) {
     }
     let server = Binary::server(&flags).serve();
     let seed = std::env::var("SCHEMATHESIS_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
-    let hooks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/third_party/hooks.py");
+    let hooks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/third_party/hooks.py"
+    );
     let mut command = Command::new(st);
     command
         .current_dir(tools::dir())
