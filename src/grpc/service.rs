@@ -192,8 +192,15 @@ impl entities_grpc::EntityService for EntityService {
             };
             match result {
                 Ok(response) => {
-                    scope.finish(RpcStatusCode::OK);
-                    let _ = sink.success(response).await;
+                    // grpcio ends the request stream of a cancelled call as
+                    // if the client had half-closed: only the reply tells
+                    // whether the client is still there, so the call is
+                    // counted once the reply is delivered.
+                    let code = match sink.success(response).await {
+                        Ok(()) => RpcStatusCode::OK,
+                        Err(_) => RpcStatusCode::CANCELLED,
+                    };
+                    scope.finish(code);
                 }
                 Err(Some(status)) => {
                     scope.finish(status.code);
