@@ -5,6 +5,7 @@
 //! - `client_streams`: CreateEntities (client streaming) and LookupEntities (bidi).
 //! - `every_call`: what holds for all six RPCs: echoed metadata, request ids, auth.
 //! - `panics`: creates that panic (the `entities::create` fail point) in a child process.
+//! - `undecodable`: request messages that are not valid protobuf, sent as raw bytes.
 //!
 //! What the submodules share is here: short calls that fail the test on an
 //! error, and [`Rpc`], one typical call of each kind.
@@ -14,6 +15,7 @@ mod every_call;
 mod panics;
 mod server_streams;
 mod unary;
+mod undecodable;
 
 use entity_service::proto::entities::Entity;
 use entity_service::proto::entities_grpc::EntityServiceClient;
