@@ -1,4 +1,7 @@
-//! Bearer-token authentication, shared by the gRPC service and the REST gateway.
+//! Bearer-token authentication, shared by the gRPC service and the REST
+//! gateway, and what the gateway passes on to its gRPC upstream.
+
+use std::borrow::Cow;
 
 /// The configured token, if any; checks `Authorization: Bearer <token>` values.
 #[derive(Clone, Default)]
@@ -39,9 +42,34 @@ impl Auth {
     }
 }
 
+/// What the REST gateway passes on to its gRPC upstream of the caller's
+/// `Authorization` value: what the upstream's check reads, the bearer
+/// credentials, as `Bearer <credentials>`, when gRPC metadata can carry them
+/// (printable ASCII); nothing otherwise. Nothing is lost: the gateway has
+/// checked the value against its own token, if it has one, and a value of
+/// another scheme, or with credentials metadata cannot carry, matches no
+/// token the upstream can check. A value already in that form (the usual
+/// case) is passed on as it is.
+pub fn forwarded(authorization: Option<&str>) -> Option<Cow<'_, str>> {
+    let value = authorization?;
+    let credentials = strip_bearer(value.as_bytes())?;
+    if !credentials.iter().all(|byte| (b' '..=b'~').contains(byte)) {
+        return None;
+    }
+    let credentials = std::str::from_utf8(credentials).ok()?;
+    if value.len() == BEARER.len() + credentials.len() && value.starts_with(BEARER) {
+        Some(Cow::Borrowed(value))
+    } else {
+        Some(Cow::Owned(format!("{BEARER}{credentials}")))
+    }
+}
+
+/// The scheme of a bearer token's `Authorization` value, as sent.
+const BEARER: &str = "Bearer ";
+
 /// The credentials of a `Bearer <credentials>` value (scheme case-insensitive).
 fn strip_bearer(value: &[u8]) -> Option<&[u8]> {
-    let (scheme, rest) = value.split_at_checked(7)?;
+    let (scheme, rest) = value.split_at_checked(BEARER.len())?;
     scheme
         .eq_ignore_ascii_case(b"bearer ")
         .then(|| rest.trim_ascii())
@@ -69,5 +97,25 @@ mod tests {
         assert!(!auth.allows(None));
         assert!(Auth::new(None).allows(None));
         assert!(Auth::new(Some(String::new())).allows(None));
+    }
+
+    #[test]
+    fn forwards_bearer_credentials_that_metadata_can_carry() {
+        let cases = [
+            (None, None),
+            (Some("Bearer s3cret"), Some("Bearer s3cret")),
+            (Some("bearer  s3cret\t"), Some("Bearer s3cret")),
+            (Some("Bearer \ts3 cret"), Some("Bearer s3 cret")),
+            (Some("Basic a\u{1}b"), None),
+            (Some("Basic YTpi"), None),
+            (Some("Bearer s3cret\u{7f}"), None),
+            (Some("Bearer sécret"), None),
+            (Some("Bearer"), None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(forwarded(value).as_deref(), expected, "{value:?}");
+        }
+        let usual = "Bearer s3cret";
+        assert!(matches!(forwarded(Some(usual)), Some(Cow::Borrowed(_))));
     }
 }

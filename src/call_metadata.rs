@@ -7,7 +7,8 @@
 pub struct CallMetadata<'a> {
     /// The request id (sent as `x-request-id`).
     pub request_id: Option<&'a str>,
-    /// The caller's full `Authorization` value, e.g. `Bearer …` (sent as
+    /// The caller's full `Authorization` value, e.g. `Bearer …` (the gRPC
+    /// backend sends what [`crate::auth::forwarded`] makes of it as
     /// `authorization`).
     pub authorization: Option<&'a str>,
 }

@@ -87,7 +87,8 @@ pub struct Config {
     /// switches).
     #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", default_value_t = defaults::GRPC_COMPLETION_QUEUES, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub grpc_completion_queues: u16,
-    /// Largest gRPC message accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+    /// Largest gRPC request message accepted, in bytes (larger:
+    /// RESOURCE_EXHAUSTED, nothing stored); replies are not limited.
     #[arg(long, env = "ENTITY_GRPC_MAX_MESSAGE_BYTES", default_value_t = defaults::GRPC_MAX_MESSAGE_BYTES)]
     pub grpc_max_message_bytes: usize,
     /// Interval of HTTP/2 keepalive pings on gRPC connections, in milliseconds.

@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, TryStreamExt};
 use grpcio::{
-    DuplexSink, Metadata, MetadataBuilder, RequestStream, RpcContext, RpcStatusCode, UnarySink,
-    WriteFlags,
+    DuplexSink, Metadata, MetadataBuilder, RequestStream, RpcContext, RpcStatusCode,
+    ServerStreamingSink, UnarySink, WriteFlags,
 };
 
+use super::decode::Decoded;
+use super::method::Method;
 use crate::auth::Auth;
-use crate::metrics::{Metrics, RpcKind};
+use crate::metrics::Metrics;
 use crate::request_id;
 use crate::status::Status;
 
@@ -22,16 +24,6 @@ pub const REQUEST_ID_KEY: &str = "x-request-id";
 pub const ECHO_INITIAL_KEY: &str = "x-echo-initial";
 /// Binary metadata echoed byte for byte in the initial metadata.
 pub const ECHO_BIN_KEY: &str = "x-echo-bin";
-
-/// An RPC method: what logs and metrics call it.
-#[derive(Debug)]
-pub struct Method {
-    /// Full service name, e.g. `entities.v1.EntityService`.
-    pub service: &'static str,
-    /// Method name, e.g. `GetEntity`.
-    pub name: &'static str,
-    pub kind: RpcKind,
-}
 
 /// What a service applies to each of its calls: its token check (or none)
 /// and where the call's metrics go.
@@ -52,17 +44,24 @@ pub struct CallScope {
 }
 
 /// How a call began: its scope, the initial metadata to send back, and
-/// whether it may proceed (the token check).
-pub struct CallStart {
+/// whether it may proceed: the token check, then its request message.
+pub struct CallStart<Req = ()> {
     pub scope: CallScope,
     pub headers: Metadata,
-    pub admitted: Result<(), Status>,
+    /// The decoded request (`()` for methods whose requests are a stream).
+    pub admitted: Result<Req, Status>,
 }
 
 impl CallGate {
     /// Reads the request metadata: request id, echo keys and, when a token
-    /// is required, the bearer token.
-    pub fn begin(&self, ctx: &RpcContext, method: &'static Method) -> CallStart {
+    /// is required, the bearer token; an admitted call proceeds with its
+    /// request, or fails INVALID_ARGUMENT when that could not be decoded.
+    pub fn begin<Req>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        message: Decoded<Req>,
+    ) -> CallStart<Req> {
         let request = ctx.request_headers();
         let mut client_request_id = None;
         let mut authorization = None;
@@ -94,7 +93,7 @@ impl CallGate {
             }
         }
         let admitted = if self.auth.allows(authorization) {
-            Ok(())
+            message.map_err(Status::from)
         } else {
             Err(Status::new(
                 RpcStatusCode::UNAUTHENTICATED,
@@ -192,21 +191,41 @@ pub fn reply_unary_when<T: Send + 'static>(
     });
 }
 
+/// Logs and counts a server-streaming call that fails before its first
+/// message, then sends its status.
+pub fn fail_server_stream<T: Send + 'static>(
+    ctx: &RpcContext,
+    scope: CallScope,
+    sink: ServerStreamingSink<T>,
+    status: Status,
+) {
+    spawn_guarded(ctx, scope.method, async move {
+        scope.finish(status.code);
+        let _ = sink.fail(status.into()).await;
+    });
+}
+
 /// Serves a bidirectional stream: answers each request as it arrives, in
 /// order, each flushed at once (so ping-pong clients work). An error from
-/// `answer` ends the call with that status. Returns the call's final code.
+/// `answer`, or a request that cannot be decoded, ends the call with that
+/// status. Returns the call's final code.
 pub async fn answer_each<Req, Resp>(
-    mut requests: RequestStream<Req>,
+    mut requests: RequestStream<Decoded<Req>>,
     mut sink: DuplexSink<Resp>,
     mut answer: impl FnMut(Req) -> Result<Resp, Status>,
 ) -> RpcStatusCode {
+    let mut index = 0usize;
     loop {
         let request = match requests.try_next().await {
             Ok(Some(request)) => request,
             Ok(None) => break,
             Err(_) => return RpcStatusCode::CANCELLED,
         };
-        match answer(request) {
+        let answered = request
+            .map_err(|error| at_index("message", index, error.into()))
+            .and_then(&mut answer);
+        index += 1;
+        match answered {
             Ok(response) => {
                 if sink.send((response, WriteFlags::default())).await.is_err() {
                     return RpcStatusCode::CANCELLED;
@@ -223,4 +242,11 @@ pub async fn answer_each<Req, Resp>(
         Ok(()) => RpcStatusCode::OK,
         Err(_) => RpcStatusCode::CANCELLED,
     }
+}
+
+/// `status` for the `what` at `index` of a request stream, e.g.
+/// "entity at index 2: name must not be empty".
+pub fn at_index(what: &str, index: usize, status: Status) -> Status {
+    let message = format!("{what} at index {index}: {}", status.message);
+    Status::new(status.code, message)
 }

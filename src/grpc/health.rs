@@ -8,30 +8,22 @@
 use std::sync::Arc;
 
 use crossbeam_channel::select;
-use grpcio::{RpcContext, RpcStatusCode, ServerStreamingSink, UnarySink};
+use grpcio::{RpcContext, RpcStatusCode, ServerStreamingSink, ServiceBuilder, UnarySink};
 
-use super::call::{guarded, reply_unary, CallGate, Method};
+use super::call::{fail_server_stream, guarded, reply_unary, CallGate};
+use super::decode::{method, Decoded};
+use super::method::methods;
 use super::thread_sink::ThreadSink;
-use crate::metrics::RpcKind;
 use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::{HealthCheckRequest, HealthCheckResponse};
-use crate::proto::health_grpc;
 use crate::readiness::Readiness;
 use crate::status::Status;
 
-/// The health service's full name.
-pub const SERVICE_NAME: &str = "grpc.health.v1.Health";
-
-static CHECK: Method = Method {
-    service: SERVICE_NAME,
-    name: "Check",
-    kind: RpcKind::Unary,
-};
-static WATCH: Method = Method {
-    service: SERVICE_NAME,
-    name: "Watch",
-    kind: RpcKind::ServerStream,
-};
+methods! {
+    SERVICE_NAME = "grpc.health.v1.Health";
+    CHECK = "Check", Unary;
+    WATCH = "Watch", ServerStream;
+}
 
 /// The status of a service name, or None when the name is unknown.
 fn status(readiness: &Readiness, service: &str) -> Option<ServingStatus> {
@@ -68,22 +60,29 @@ impl HealthService {
         Self { state, gate }
     }
 
-    /// The grpcio service definition to register with a server.
+    /// The grpcio service definition to register with a server; requests
+    /// are decoded by the handlers ([`super::decode`]).
     pub fn into_grpc_service(self) -> grpcio::Service {
-        health_grpc::create_health(self)
+        let (mut check, mut watch) = (self.clone(), self);
+        ServiceBuilder::new()
+            .add_unary_handler(&method(&CHECK), move |ctx, req, sink| {
+                check.check(ctx, req, sink)
+            })
+            .add_server_streaming_handler(&method(&WATCH), move |ctx, req, sink| {
+                watch.watch(ctx, req, sink)
+            })
+            .build()
     }
-}
 
-impl health_grpc::Health for HealthService {
     fn check(
         &mut self,
         ctx: RpcContext,
-        req: HealthCheckRequest,
+        req: Decoded<HealthCheckRequest>,
         mut sink: UnarySink<HealthCheckResponse>,
     ) {
-        let start = self.gate.begin(&ctx, &CHECK);
+        let start = self.gate.begin(&ctx, &CHECK, req);
         sink.set_headers(start.headers);
-        let result = start.admitted.and_then(|()| {
+        let result = start.admitted.and_then(|req| {
             guarded(|| {
                 status(&self.state, &req.service)
                     .map(response)
@@ -101,12 +100,16 @@ impl health_grpc::Health for HealthService {
     fn watch(
         &mut self,
         ctx: RpcContext,
-        req: HealthCheckRequest,
+        req: Decoded<HealthCheckRequest>,
         mut sink: ServerStreamingSink<HealthCheckResponse>,
     ) {
-        let start = self.gate.begin(&ctx, &WATCH);
+        let start = self.gate.begin(&ctx, &WATCH, req);
         sink.set_headers(start.headers);
         let scope = start.scope;
+        let req = match start.admitted {
+            Ok(req) => req,
+            Err(status) => return fail_server_stream(&ctx, scope, sink, status),
+        };
         let state = Arc::clone(&self.state);
         let spawned = std::thread::Builder::new()
             .name("health-watch".into())

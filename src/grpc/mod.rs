@@ -4,12 +4,15 @@
 
 pub mod call;
 pub mod client;
+mod decode;
 pub mod health;
+pub mod method;
 pub mod reflection;
 pub mod server;
 pub mod service;
 mod thread_sink;
 mod watch;
+mod wire;
 
 pub use client::BlockingClient;
 pub use health::HealthService;

@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use grpcio::{DuplexSink, RequestStream, RpcContext, RpcStatusCode};
+use grpcio::{DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServiceBuilder};
 use protobuf::descriptor::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
 use protobuf::Message as _;
 
-use super::call::{answer_each, spawn_guarded, CallGate, Method};
-use crate::metrics::RpcKind;
+use super::call::{answer_each, spawn_guarded, CallGate};
+use super::decode::{method, Decoded};
+use super::method::methods;
 
 /// What a reflection request asks, independent of the protocol version.
 enum Query {
@@ -160,33 +161,36 @@ impl ReflectionService {
 
 /// Implements one version of the reflection protocol over [`DescriptorIndex::answer`].
 macro_rules! reflection_version {
-    ($messages:ident, $grpc:ident, $method:ident, $service:literal, $register:ident) => {
-        static $method: Method = Method {
-            service: $service,
-            name: "ServerReflectionInfo",
-            kind: RpcKind::BidiStream,
-        };
-
-        impl ReflectionService {
-            /// The grpcio service definition of this protocol version.
-            pub fn $register(self) -> grpcio::Service {
-                crate::proto::$grpc::create_server_reflection(self)
-            }
+    ($messages:ident, $service_const:ident, $info:ident, $service:literal, $register:ident, $handler:ident) => {
+        methods! {
+            $service_const = $service;
+            $info = "ServerReflectionInfo", BidiStream;
         }
 
-        impl crate::proto::$grpc::ServerReflection for ReflectionService {
-            fn server_reflection_info(
+        impl ReflectionService {
+            /// The grpcio service definition of this protocol version;
+            /// requests are decoded by the handler ([`super::decode`]).
+            pub fn $register(self) -> grpcio::Service {
+                let mut service = self;
+                ServiceBuilder::new()
+                    .add_duplex_streaming_handler(&method(&$info), move |ctx, req, sink| {
+                        service.$handler(ctx, req, sink)
+                    })
+                    .build()
+            }
+
+            fn $handler(
                 &mut self,
                 ctx: RpcContext,
-                requests: RequestStream<crate::proto::$messages::ServerReflectionRequest>,
+                requests: RequestStream<Decoded<crate::proto::$messages::ServerReflectionRequest>>,
                 mut sink: DuplexSink<crate::proto::$messages::ServerReflectionResponse>,
             ) {
                 use crate::proto::$messages as m;
-                let start = self.gate.begin(&ctx, &$method);
+                let start = self.gate.begin(&ctx, &$info, Ok(()));
                 sink.set_headers(start.headers);
                 let scope = start.scope;
                 let index = Arc::clone(&self.index);
-                spawn_guarded(&ctx, &$method, async move {
+                spawn_guarded(&ctx, scope.method, async move {
                     let code = answer_each(requests, sink, |request| {
                         let query = if request.has_file_by_filename() {
                             Query::FileByName(request.file_by_filename().to_string())
@@ -252,15 +256,17 @@ macro_rules! reflection_version {
 
 reflection_version!(
     reflection_v1,
-    reflection_v1_grpc,
-    REFLECTION_V1,
+    V1_SERVICE_NAME,
+    V1_INFO,
     "grpc.reflection.v1.ServerReflection",
-    into_v1_service
+    into_v1_service,
+    serve_v1
 );
 reflection_version!(
     reflection_v1alpha,
-    reflection_v1alpha_grpc,
-    REFLECTION_V1ALPHA,
+    V1ALPHA_SERVICE_NAME,
+    V1ALPHA_INFO,
     "grpc.reflection.v1alpha.ServerReflection",
-    into_v1alpha_service
+    into_v1alpha_service,
+    serve_v1alpha
 );

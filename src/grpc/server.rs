@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
 
+/// A message size limit of none, as the C core spells it.
+const UNLIMITED: i32 = -1;
+
 /// Why the gRPC server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcServerError {
@@ -33,6 +36,7 @@ pub struct GrpcServerOptions {
     pub addr: std::net::SocketAddr,
     pub completion_queues: usize,
     /// Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED.
+    /// Replies are not limited (see [`GrpcServer::start`]).
     pub max_message_bytes: usize,
     /// HTTP/2 keepalive ping interval and how long to wait for its answer.
     pub keepalive_time: Duration,
@@ -54,10 +58,14 @@ impl GrpcServer {
         // No SO_REUSEPORT: a second server on a taken port must fail to bind,
         // not silently share it.
         let max_message = i32::try_from(options.max_message_bytes).unwrap_or(i32::MAX);
+        // Only what the server receives is limited. A reply is bounded by
+        // what was accepted (an entity by its create request plus an id; a
+        // CreateEntities reply by its stream's length), so a send limit
+        // could only fail a reply whose create was already stored.
         let args = ChannelBuilder::new(env.clone())
             .reuse_port(false)
             .max_receive_message_len(max_message)
-            .max_send_message_len(max_message)
+            .max_send_message_len(UNLIMITED)
             .keepalive_time(options.keepalive_time)
             .keepalive_timeout(options.keepalive_timeout)
             .build_args();

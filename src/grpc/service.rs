@@ -7,7 +7,8 @@
 //! call with INTERNAL instead of killing a completion-queue thread.
 //!
 //! CreateEntities stores each entity as it arrives: when the client cancels
-//! midway, or a later message is invalid, the entities created before stay.
+//! midway, or a later message is invalid or cannot be decoded, the entities
+//! created before stay.
 //! With a journal, up to [`STREAM_WINDOW`] of a stream's creates wait for
 //! their sync at once, so they share syncs; each id is acknowledged only
 //! once its record is synced.
@@ -17,33 +18,26 @@ use std::collections::VecDeque;
 use futures_util::{FutureExt, SinkExt, TryStreamExt};
 use grpcio::{
     ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServerStreamingSink,
-    UnarySink, WriteFlags,
+    ServiceBuilder, UnarySink, WriteFlags,
 };
 
 use super::call::{
-    answer_each, guarded, reply_unary, reply_unary_when, spawn_guarded, CallGate, CallStart, Method,
+    answer_each, at_index, fail_server_stream, guarded, reply_unary, reply_unary_when,
+    spawn_guarded, CallGate, CallStart,
 };
+use super::decode::{method, Decoded};
+use super::method::{methods, Method};
 use super::watch;
 use crate::entities::Entities;
-use crate::metrics::RpcKind;
 use crate::proto::entities::{
     CreateEntitiesResponse, CreateEntityRequest, Entity, GetEntityRequest, ListEntitiesRequest,
     LookupEntityResponse, WatchEntitiesRequest,
 };
-use crate::proto::entities_grpc;
 use crate::status::Status;
 use crate::store::{Created, Creation};
 
-/// The service's full name.
-pub const SERVICE_NAME: &str = "entities.v1.EntityService";
-
-macro_rules! methods {
-    ($($constant:ident = $name:literal, $kind:ident;)*) => {
-        $(static $constant: Method = Method { service: SERVICE_NAME, name: $name, kind: RpcKind::$kind };)*
-    };
-}
-
 methods! {
+    SERVICE_NAME = "entities.v1.EntityService";
     GET_ENTITY = "GetEntity", Unary;
     CREATE_ENTITY = "CreateEntity", Unary;
     LIST_ENTITIES = "ListEntities", ServerStream;
@@ -65,37 +59,67 @@ impl EntityService {
         Self { entities, gate }
     }
 
-    /// The grpcio service definition to register with a server.
+    /// The grpcio service definition to register with a server; requests
+    /// are decoded by the handlers ([`super::decode`]).
     pub fn into_grpc_service(self) -> grpcio::Service {
-        entities_grpc::create_entity_service(self)
+        let (mut get, mut create, mut list) = (self.clone(), self.clone(), self.clone());
+        let (mut watch, mut create_many, mut lookup) = (self.clone(), self.clone(), self);
+        ServiceBuilder::new()
+            .add_unary_handler(&method(&GET_ENTITY), move |ctx, req, sink| {
+                get.get_entity(ctx, req, sink)
+            })
+            .add_unary_handler(&method(&CREATE_ENTITY), move |ctx, req, sink| {
+                create.create_entity(ctx, req, sink)
+            })
+            .add_server_streaming_handler(&method(&LIST_ENTITIES), move |ctx, req, sink| {
+                list.list_entities(ctx, req, sink)
+            })
+            .add_server_streaming_handler(&method(&WATCH_ENTITIES), move |ctx, req, sink| {
+                watch.watch_entities(ctx, req, sink)
+            })
+            .add_client_streaming_handler(&method(&CREATE_ENTITIES), move |ctx, req, sink| {
+                create_many.create_entities(ctx, req, sink)
+            })
+            .add_duplex_streaming_handler(&method(&LOOKUP_ENTITIES), move |ctx, req, sink| {
+                lookup.lookup_entities(ctx, req, sink)
+            })
+            .build()
     }
 
-    fn begin(&self, ctx: &RpcContext, method: &'static Method) -> CallStart {
-        self.gate.begin(ctx, method)
+    fn begin<Req>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        request: Decoded<Req>,
+    ) -> CallStart<Req> {
+        self.gate.begin(ctx, method, request)
     }
-}
 
-impl entities_grpc::EntityService for EntityService {
-    fn get_entity(&mut self, ctx: RpcContext, req: GetEntityRequest, mut sink: UnarySink<Entity>) {
-        let start = self.begin(&ctx, &GET_ENTITY);
+    fn get_entity(
+        &mut self,
+        ctx: RpcContext,
+        req: Decoded<GetEntityRequest>,
+        mut sink: UnarySink<Entity>,
+    ) {
+        let start = self.begin(&ctx, &GET_ENTITY, req);
         sink.set_headers(start.headers);
         let result = start
             .admitted
-            .and_then(|()| guarded(|| self.entities.get(req.id).map(|e| Entity::from(&*e))));
+            .and_then(|req| guarded(|| self.entities.get(req.id).map(|e| Entity::from(&*e))));
         reply_unary(&ctx, start.scope, sink, result);
     }
 
     fn create_entity(
         &mut self,
         ctx: RpcContext,
-        req: CreateEntityRequest,
+        req: Decoded<CreateEntityRequest>,
         mut sink: UnarySink<Entity>,
     ) {
-        let start = self.begin(&ctx, &CREATE_ENTITY);
+        let start = self.begin(&ctx, &CREATE_ENTITY, req);
         sink.set_headers(start.headers);
         let created = start
             .admitted
-            .and_then(|()| guarded(|| self.entities.create(req.name, req.description)));
+            .and_then(|req| guarded(|| self.entities.create(req.name, req.description)));
         // With a journal the answer waits for the sync as a task on the
         // completion queue, which meanwhile serves other calls.
         reply_unary_when(&ctx, start.scope, sink, async move {
@@ -107,24 +131,20 @@ impl entities_grpc::EntityService for EntityService {
     fn list_entities(
         &mut self,
         ctx: RpcContext,
-        req: ListEntitiesRequest,
+        req: Decoded<ListEntitiesRequest>,
         mut sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, &LIST_ENTITIES);
+        let start = self.begin(&ctx, &LIST_ENTITIES, req);
         sink.set_headers(start.headers);
         let scope = start.scope;
         let listed = start
             .admitted
-            .and_then(|()| guarded(|| Ok(self.entities.list(req.start_id, req.limit))));
+            .and_then(|req| guarded(|| Ok(self.entities.list(req.start_id, req.limit))));
+        let entities = match listed {
+            Ok(entities) => entities,
+            Err(status) => return fail_server_stream(&ctx, scope, sink, status),
+        };
         spawn_guarded(&ctx, scope.method, async move {
-            let entities = match listed {
-                Ok(entities) => entities,
-                Err(status) => {
-                    scope.finish(status.code);
-                    let _ = sink.fail(status.into()).await;
-                    return;
-                }
-            };
             let count = entities.len();
             let mut messages =
                 futures_util::stream::iter(entities.into_iter().enumerate().map(|(i, entity)| {
@@ -146,13 +166,13 @@ impl entities_grpc::EntityService for EntityService {
     fn watch_entities(
         &mut self,
         ctx: RpcContext,
-        req: WatchEntitiesRequest,
+        req: Decoded<WatchEntitiesRequest>,
         mut sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, &WATCH_ENTITIES);
+        let start = self.begin(&ctx, &WATCH_ENTITIES, req);
         sink.set_headers(start.headers);
         let scope = start.scope;
-        let opened = start.admitted.and_then(|()| {
+        let opened = start.admitted.and_then(|req| {
             guarded(|| {
                 self.entities
                     .store()
@@ -165,22 +185,17 @@ impl entities_grpc::EntityService for EntityService {
                 let store = self.entities.store().clone();
                 watch::spawn(&ctx, store, opened, sink, scope);
             }
-            Err(status) => {
-                spawn_guarded(&ctx, scope.method, async move {
-                    scope.finish(status.code);
-                    let _ = sink.fail(status.into()).await;
-                });
-            }
+            Err(status) => fail_server_stream(&ctx, scope, sink, status),
         }
     }
 
     fn create_entities(
         &mut self,
         ctx: RpcContext,
-        mut requests: RequestStream<CreateEntityRequest>,
+        mut requests: RequestStream<Decoded<CreateEntityRequest>>,
         mut sink: ClientStreamingSink<CreateEntitiesResponse>,
     ) {
-        let start = self.begin(&ctx, &CREATE_ENTITIES);
+        let start = self.begin(&ctx, &CREATE_ENTITIES, Ok(()));
         sink.set_headers(start.headers);
         let scope = start.scope;
         let admitted = start.admitted;
@@ -192,8 +207,15 @@ impl entities_grpc::EntityService for EntityService {
             };
             match result {
                 Ok(response) => {
-                    scope.finish(RpcStatusCode::OK);
-                    let _ = sink.success(response).await;
+                    // grpcio ends the request stream of a cancelled call as
+                    // if the client had half-closed: only the reply tells
+                    // whether the client is still there, so the call is
+                    // counted once the reply is delivered.
+                    let code = match sink.success(response).await {
+                        Ok(()) => RpcStatusCode::OK,
+                        Err(_) => RpcStatusCode::CANCELLED,
+                    };
+                    scope.finish(code);
                 }
                 Err(Some(status)) => {
                     scope.finish(status.code);
@@ -208,10 +230,10 @@ impl entities_grpc::EntityService for EntityService {
     fn lookup_entities(
         &mut self,
         ctx: RpcContext,
-        requests: RequestStream<GetEntityRequest>,
+        requests: RequestStream<Decoded<GetEntityRequest>>,
         mut sink: DuplexSink<LookupEntityResponse>,
     ) {
-        let start = self.begin(&ctx, &LOOKUP_ENTITIES);
+        let start = self.begin(&ctx, &LOOKUP_ENTITIES, Ok(()));
         sink.set_headers(start.headers);
         let scope = start.scope;
         let admitted = start.admitted;
@@ -240,17 +262,20 @@ impl entities_grpc::EntityService for EntityService {
 const STREAM_WINDOW: usize = 256;
 
 /// Creates each streamed entity in order. `Err(Some(status))` ends the call
-/// with that status; `Err(None)` means the client went away.
+/// with that status; `Err(None)` means the client went away. A message that
+/// cannot be decoded ends the call like an invalid one.
 async fn create_each(
     entities: &Entities,
-    requests: &mut RequestStream<CreateEntityRequest>,
+    requests: &mut RequestStream<Decoded<CreateEntityRequest>>,
 ) -> Result<CreateEntitiesResponse, Option<Status>> {
     let mut response = CreateEntitiesResponse::new();
     // Creates not yet acknowledged, with their index in the stream.
     let mut waiting: VecDeque<(usize, Creation)> = VecDeque::new();
     let mut index = 0usize;
     while let Some(request) = requests.try_next().await.map_err(|_| None)? {
-        let created = guarded(|| entities.create(request.name, request.description));
+        let created = request
+            .map_err(Status::from)
+            .and_then(|request| guarded(|| entities.create(request.name, request.description)));
         match created {
             Ok(mut creation) => {
                 // Done at once in memory: no queue needed.
@@ -262,7 +287,7 @@ async fn create_each(
             Err(status) => {
                 // Those sent before stay created; a failure among them came first.
                 acknowledge(&mut waiting, &mut response.ids, 0).await?;
-                return Err(Some(at_index(index, status)));
+                return Err(Some(at_index("entity", index, status)));
             }
         }
         acknowledge(&mut waiting, &mut response.ids, STREAM_WINDOW - 1).await?;
@@ -292,12 +317,7 @@ async fn acknowledge(
 /// The id of a completed create, or the call's error naming its index.
 fn acknowledged(index: usize, done: Created) -> Result<i64, Option<Status>> {
     done.map(|entity| entity.id)
-        .map_err(|error| Some(at_index(index, Status::from(error))))
-}
-
-fn at_index(index: usize, status: Status) -> Status {
-    let message = format!("entity at index {index}: {}", status.message);
-    Status::new(status.code, message)
+        .map_err(|error| Some(at_index("entity", index, Status::from(error))))
 }
 
 fn lookup_response(entities: &Entities, id: i64) -> LookupEntityResponse {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::auth;
 use crate::call_metadata::CallMetadata;
 use crate::entities::Entities;
 use crate::grpc::BlockingClient;
@@ -39,11 +40,26 @@ impl GrpcBackend {
     pub fn new(client: BlockingClient) -> Self {
         Self { client }
     }
+
+    /// Makes a call upstream with the caller's credentials as the upstream
+    /// needs them ([`auth::forwarded`]): the gateway checked them already.
+    fn upstream<T>(
+        &self,
+        call: CallMetadata,
+        make: impl FnOnce(&BlockingClient, CallMetadata) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        let authorization = auth::forwarded(call.authorization);
+        let call = CallMetadata {
+            authorization: authorization.as_deref(),
+            ..call
+        };
+        make(&self.client, call)
+    }
 }
 
 impl Backend for GrpcBackend {
     fn get(&self, id: i64, call: CallMetadata) -> Result<Entity, Status> {
-        self.client.get(id, call)
+        self.upstream(call, |client, call| client.get(id, call))
     }
 
     fn create(
@@ -52,15 +68,15 @@ impl Backend for GrpcBackend {
         description: String,
         call: CallMetadata,
     ) -> Result<Entity, Status> {
-        self.client.create(name, description, call)
+        self.upstream(call, |client, call| client.create(name, description, call))
     }
 
     fn list(&self, start_id: i64, limit: u32, call: CallMetadata) -> Result<Vec<Entity>, Status> {
-        self.client.list(start_id, limit, call)
+        self.upstream(call, |client, call| client.list(start_id, limit, call))
     }
 
     fn health(&self, call: CallMetadata) -> Result<(), Status> {
-        self.client.check_health(call)
+        self.upstream(call, |client, call| client.check_health(call))
     }
 }
 

@@ -5,15 +5,21 @@
 //! - `client_streams`: CreateEntities (client streaming) and LookupEntities (bidi).
 //! - `every_call`: what holds for all six RPCs: echoed metadata, request ids, auth.
 //! - `panics`: creates that panic (the `entities::create` fail point) in a child process.
+//! - `undecodable`: request messages that are not valid protobuf, sent as raw bytes.
+//! - `message_limits`: `--grpc-max-message-bytes` limits requests, never replies.
+//! - `gateway_credentials`: what the REST gateway's hop passes on as credentials.
 //!
 //! What the submodules share is here: short calls that fail the test on an
 //! error, and [`Rpc`], one typical call of each kind.
 
 mod client_streams;
 mod every_call;
+mod gateway_credentials;
+mod message_limits;
 mod panics;
 mod server_streams;
 mod unary;
+mod undecodable;
 
 use entity_service::proto::entities::Entity;
 use entity_service::proto::entities_grpc::EntityServiceClient;

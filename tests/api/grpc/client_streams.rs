@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use entity_service::proto::entities_grpc::EntityServiceClient;
 use futures_executor::block_on;
 use futures_util::{SinkExt, TryStreamExt};
 use grpcio::{RpcStatusCode, WriteFlags};
 
 use super::{create, get, start_seeded};
+use crate::helpers::child::Binary;
 use crate::helpers::grpc::{
     self, call_options, create_many, create_request, expect_code, get_request, half_close,
 };
@@ -97,11 +99,42 @@ fn create_entities_stops_at_the_first_invalid_message_naming_its_index() {
 fn create_entities_cancelled_midway_keeps_what_was_created() {
     let service = TestService::start();
     let client = grpc::entity_client(service.grpc_addr);
+    cancel_after_creating(&client, 3);
+    // Once the server has counted the call as handled, it creates nothing
+    // more for it; it counts it as cancelled, never as OK.
+    let handled = |code| {
+        let labels = [("grpc_method", "CreateEntities"), ("grpc_code", code)];
+        sample(
+            &service.metrics_text(),
+            "grpc_server_handled_total",
+            &labels,
+        )
+    };
+    assert_eventually(
+        SERVER_LIMIT,
+        || handled("CANCELLED") == Some(1.0),
+        || {
+            let (cancelled, ok) = (handled("CANCELLED"), handled("OK"));
+            format!("not counted as CANCELLED: CANCELLED {cancelled:?}, OK {ok:?}")
+        },
+    );
+    assert_eq!(handled("OK"), None, "a cancelled call is not OK");
+    assert_eq!(service.store().len(), 3);
+    for n in 1..=3 {
+        assert_eq!(get(&client, n).unwrap().name, format!("kept {n}"));
+    }
+    assert_eq!(create(&client, "next", "").id, 4);
+}
+
+/// Streams `count` creates to CreateEntities, waits until the server has
+/// created them all, then cancels the call.
+#[track_caller]
+fn cancel_after_creating(client: &EntityServiceClient, count: i64) {
     let (mut sink, receiver) = client
         .create_entities_opt(call_options())
         .expect("call starts");
     block_on(async {
-        for n in 1..=3 {
+        for n in 1..=count {
             let request = create_request(&format!("kept {n}"), "");
             sink.send((request, WriteFlags::default()))
                 .await
@@ -110,35 +143,26 @@ fn create_entities_cancelled_midway_keeps_what_was_created() {
     });
     assert_eventually(
         SERVER_LIMIT,
-        || service.store().len() == 3,
-        || {
-            let have = service.store().len();
-            format!("the server should create each entity as it arrives (have {have})")
-        },
+        || get(client, count).is_ok(),
+        || format!("the server should create each entity as it arrives (no entity {count})"),
     );
-
     sink.cancel();
     expect_code(block_on(receiver), RpcStatusCode::CANCELLED);
-    drop(sink);
-    // Once the server has counted the call as handled, it creates nothing more for it.
-    let handled = || {
-        let method = [("grpc_method", "CreateEntities")];
-        sample(
-            &service.metrics_text(),
-            "grpc_server_handled_total",
-            &method,
-        )
-    };
+}
+
+#[test]
+fn a_cancelled_create_entities_is_logged_as_cancelled() {
+    let server = Binary::server(&[]).env("RUST_LOG", "access=info").serve();
+    let client = grpc::entity_client(server.grpc_addr);
+    cancel_after_creating(&client, 2);
+    let line = "grpc method=entities.v1.EntityService/CreateEntities code=";
+    let logged = |code: &str| server.stderr_text().contains(&format!("{line}{code} "));
     assert_eventually(
         SERVER_LIMIT,
-        || handled() == Some(1.0),
-        || format!("the server did not end the call: {:?}", handled()),
+        || logged("CANCELLED"),
+        || format!("no CANCELLED access line: {}", server.stderr_tail()),
     );
-    assert_eq!(service.store().len(), 3);
-    for n in 1..=3 {
-        assert_eq!(get(&client, n).unwrap().name, format!("kept {n}"));
-    }
-    assert_eq!(create(&client, "next", "").id, 4);
+    assert!(!logged("OK"), "logged as OK too: {}", server.stderr_tail());
 }
 
 #[test]

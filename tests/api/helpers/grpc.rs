@@ -2,6 +2,7 @@
 //! call options that always carry a deadline, metadata, request builders,
 //! and the ways a test reads a call's outcome.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,8 +18,9 @@ use entity_service::proto::{reflection_v1_grpc, reflection_v1alpha_grpc};
 use futures_executor::block_on;
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use grpcio::{
-    CallOption, Channel, ChannelBuilder, ClientSStreamReceiver, EnvBuilder, Environment, Metadata,
-    MetadataBuilder, RpcStatus, RpcStatusCode, StreamingCallSink, WriteFlags,
+    CallOption, Channel, ChannelBuilder, ClientSStreamReceiver, EnvBuilder, Environment, GrpcSlice,
+    Marshaller, MessageReader, Metadata, MetadataBuilder, Method, MethodType, RpcStatus,
+    RpcStatusCode, StreamingCallSink, WriteFlags,
 };
 
 /// The deadline of every call made with [`call_options`]: no test can hang
@@ -80,6 +82,40 @@ pub fn reflection_v1alpha_client(
     addr: SocketAddr,
 ) -> reflection_v1alpha_grpc::ServerReflectionClient {
     reflection_v1alpha_grpc::ServerReflectionClient::new(channel(addr))
+}
+
+/// A client that sends and receives messages as raw bytes, so a test can
+/// send what no protobuf encoder would: call it with [`raw_method`].
+pub fn raw_client(addr: SocketAddr) -> grpcio::Client {
+    grpcio::Client::new(channel(addr))
+}
+
+/// The method at `path` (`/package.Service/Method`) with messages passed as
+/// they are, byte for byte.
+pub fn raw_method(ty: MethodType, path: &'static str) -> Method<Vec<u8>, Vec<u8>> {
+    let bytes = || Marshaller {
+        ser: raw_ser,
+        de: raw_de,
+    };
+    Method {
+        ty,
+        name: path,
+        req_mar: bytes(),
+        resp_mar: bytes(),
+    }
+}
+
+fn raw_ser(message: &Vec<u8>, buffer: &mut GrpcSlice) -> grpcio::Result<()> {
+    *buffer = GrpcSlice::from(message.as_slice());
+    Ok(())
+}
+
+fn raw_de(mut reader: MessageReader) -> grpcio::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|error| grpcio::Error::Codec(Box::new(error)))?;
+    Ok(bytes)
 }
 
 /// Call options with the [`CALL_TIMEOUT`] deadline.

@@ -25,7 +25,8 @@
 //!   `separate_*` (own environment and connection), `call_options()` (5 s
 //!   deadline), `metadata`/`bearer`, `header_str`, `rpc_status`,
 //!   `status_code`, `expect_code`, request builders, `next_message`,
-//!   `next_outcome`, `collect`, `half_close`, `create_many`.
+//!   `next_outcome`, `collect`, `half_close`, `create_many`; `raw_client`
+//!   and `raw_method` send and receive messages as raw bytes.
 //! - [`child`]: the one way to run the binary as a child process.
 //!   `Binary::server(extra).env(..).nofile(n).fsize(bytes).serve()` runs
 //!   the service on free ports and reads its announced addresses (`nofile`
