@@ -183,6 +183,33 @@ mod tests {
     }
 
     #[test]
+    fn any_flipped_bit_drops_exactly_the_last_batch_or_is_refused() {
+        let (bytes, starts) = journal(&[2, 3, 2]);
+        let last = starts[2];
+        for at in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= 1 << bit;
+                match replay(&damaged[..]) {
+                    Ok(replayed) => {
+                        assert!(
+                            at >= last,
+                            "byte {at} bit {bit}: damage before the last batch"
+                        );
+                        assert_eq!(names(&replayed), [1, 2, 3, 4, 5]);
+                        assert_eq!(replayed.good_len, last as u64);
+                        assert_eq!(replayed.torn_bytes, (bytes.len() - last) as u64);
+                    }
+                    Err(ReplayError::Corrupt(_)) => {
+                        assert!(at < last, "byte {at} bit {bit}: the last batch refused");
+                    }
+                    Err(error) => panic!("byte {at} bit {bit}: {error}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_header_alone_holds_nothing_and_a_file_without_one_is_format_1() {
         let (bytes, _) = journal(&[]);
         let replayed = replay(&bytes[..]).unwrap();
