@@ -17,8 +17,8 @@ use super::window::{scan, Probe, Window};
 /// Reads every record of a format-1 journal from the window's offset on.
 pub fn replay(mut window: Window<impl Read>) -> Result<Replayed, ReplayError> {
     let mut entities = Vec::new();
-    loop {
-        let reason = match decode(window.bytes()) {
+    let damage = loop {
+        match decode(window.bytes()) {
             Decoded::Record(record) => {
                 let expected = entities.len() as i64 + 1;
                 if record.id != expected {
@@ -27,37 +27,36 @@ pub fn replay(mut window: Window<impl Read>) -> Result<Replayed, ReplayError> {
                 }
                 window.advance(record.size);
                 entities.push(into_entity(record));
-                continue;
             }
-            Decoded::Incomplete if window.fill()? => continue,
-            Decoded::Incomplete if window.bytes().is_empty() => "",
-            Decoded::Incomplete => "partial record",
-            Decoded::Bad(reason) => reason,
-        };
-        let good_len = window.offset;
-        let mut torn_bytes = 0;
-        if !reason.is_empty() {
-            let found = scan(&mut window, good_len + 1, |bytes| match decode(bytes) {
-                Decoded::Record(_) => Probe::Whole,
-                Decoded::Incomplete => Probe::NeedMore,
-                Decoded::Bad(_) => Probe::Nothing,
-            })?;
-            if let Some(at) = found.whole_at {
-                return Err(Corruption {
-                    offset: good_len,
-                    reason: format!("{reason}, and a good record follows at byte offset {at}"),
-                }
-                .into());
-            }
-            torn_bytes = found.damage_end - good_len;
+            Decoded::Incomplete if window.fill()? => {}
+            Decoded::Incomplete if window.bytes().is_empty() => break None,
+            Decoded::Incomplete => break Some("partial record"),
+            Decoded::Bad(reason) => break Some(reason),
         }
-        return Ok(Replayed {
-            version: 1,
-            entities,
-            good_len,
-            torn_bytes,
-        });
+    };
+    let good_len = window.offset;
+    let mut torn_bytes = 0;
+    if let Some(reason) = damage {
+        let found = scan(&mut window, good_len + 1, |bytes| match decode(bytes) {
+            Decoded::Record(_) => Probe::Whole,
+            Decoded::Incomplete => Probe::NeedMore,
+            Decoded::Bad(_) => Probe::Nothing,
+        })?;
+        if let Some(at) = found.whole_at {
+            return Err(Corruption {
+                offset: good_len,
+                reason: format!("{reason}, and a good record follows at byte offset {at}"),
+            }
+            .into());
+        }
+        torn_bytes = found.damage_end - good_len;
     }
+    Ok(Replayed {
+        version: 1,
+        entities,
+        good_len,
+        torn_bytes,
+    })
 }
 
 #[cfg(test)]

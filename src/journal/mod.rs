@@ -182,12 +182,21 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
     let (entities, good_len) = match replayed {
         Some(replayed) if current => (replayed.entities, replayed.good_len),
         replayed => {
+            let old_format = replayed.as_ref().map(|r| r.version);
             let entities = replayed.map(|r| r.entities).unwrap_or_default();
             let len =
                 rewrite::rewrite(dir, &path, &entities).map_err(|source| OpenError::Rewrite {
                     path: path.clone(),
                     source,
                 })?;
+            if let Some(version) = old_format {
+                log::info!(
+                    "journal {}: rewrote its {} entities from format {version} into format {}",
+                    path.display(),
+                    entities.len(),
+                    frame::FORMAT_VERSION
+                );
+            }
             (entities, len)
         }
     };

@@ -42,13 +42,21 @@ fn dir_with(journal: &[u8]) -> TempDir {
 #[test]
 fn a_format_1_journal_opens_and_is_rewritten_in_the_current_format() {
     let dir = dir_with(FORMAT_1_JOURNAL);
-    let server = serve_in(&dir);
+    let server = Binary::server(&["--data-dir", dir.arg()])
+        .env("RUST_LOG", "info")
+        .serve();
+    let rewritten = "rewrote its 3 entities from format 1 into format 2";
+    assert_eventually(
+        EXIT_LIMIT,
+        || server.stderr_text().contains(rewritten),
+        || format!("no {rewritten:?} line: {}", server.stderr_text()),
+    );
     assert_eq!(triples(&all_entities(server.grpc_addr)), format_1_triples());
     // The same entities, now behind a file header in one batch.
     let bytes = std::fs::read(journal_path(&dir)).expect("journal");
     assert_eq!(bytes[..FILE_HEADER_LEN], file_header(FORMAT_VERSION));
-    let rewritten = FILE_HEADER_LEN as u64 + batch_size(&FORMAT_1_ENTITIES);
-    assert_eq!(bytes.len() as u64, rewritten);
+    let one_batch = FILE_HEADER_LEN as u64 + batch_size(&FORMAT_1_ENTITIES);
+    assert_eq!(bytes.len() as u64, one_batch);
     assert_eq!(rest_created(server.http_addr, "after-format-1", ""), 4);
     stop_gracefully(server);
 
