@@ -160,7 +160,7 @@ impl Running {
         }
     }
 
-    /// Appends the buffer after the good records and syncs it.
+    /// Appends the batch after the whole batches and syncs it.
     ///
     /// Fail points `journal::write` and `journal::sync` (feature
     /// `failpoints`) make either step fail, for tests that need a disk
@@ -210,7 +210,7 @@ impl Running {
         }
     }
 
-    /// After a failed write or sync: cuts the file back to its good records
+    /// After a failed write or sync: cuts the file back to its whole batches
     /// (and syncs that), or marks the journal broken if even that fails.
     fn cut_back(&mut self, error: &io::Error, failed: usize) -> CommitError {
         let len = self.writer.len;
