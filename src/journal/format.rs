@@ -7,7 +7,8 @@
 //! [`RECORD_OVERHEAD`] (24) bytes plus the bytes of its name and description.
 //! The length comes first so a reader knows where the next record starts; the
 //! checksum covers the payload so a torn or damaged record is never taken for
-//! a good one.
+//! a good one. In the file, records are grouped in batches behind a frame
+//! ([`super::frame`]); a format-1 file holds records alone.
 
 use crate::validation::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 

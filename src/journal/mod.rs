@@ -3,16 +3,25 @@
 //! a restart.
 //!
 //! - [`format`]: a record's bytes (length, CRC-32C, payload).
-//! - [`replay`]: reading the records back; torn tail or corruption.
+//! - [`frame`]: the file header (format version) and each batch's frame.
+//! - [`replay`]: reading the file back by its format's rules: [`batches`]
+//!   (torn last batch or corruption), [`legacy`] (format 1, records alone).
+//! - [`rewrite`]: a new journal, or a format-1 one, written whole in format 2.
 //! - [`writer`]: the one writer thread and its group commit.
 //!
 //! The directory holds `entities.journal` and `LOCK`, on which the process
 //! holds an exclusive `flock` for as long as it runs, so two processes never
 //! append to one journal. A create is acknowledged, and becomes visible to any
-//! reader, only once its record is synced (`fdatasync`).
+//! reader, only once its batch is synced (`fdatasync`).
 
+mod batches;
 pub mod format;
+pub mod frame;
+mod legacy;
+mod outcome;
 pub mod replay;
+mod rewrite;
+mod window;
 mod writer;
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -57,6 +66,15 @@ pub enum OpenError {
         path: PathBuf,
         corruption: replay::Corruption,
     },
+    #[error(
+        "journal {} is in format {version}, newer than this build's format {}; refusing \
+         to start (run a build that reads it)",
+        path.display(),
+        frame::FORMAT_VERSION
+    )]
+    NewerFormat { path: PathBuf, version: u32 },
+    #[error("cannot write journal {} in format {}: {source}", path.display(), frame::FORMAT_VERSION)]
+    Rewrite { path: PathBuf, source: io::Error },
 }
 
 /// Why a create was not acknowledged: nothing of it is visible, and its id
@@ -87,7 +105,7 @@ impl JournalStats {
         }
     }
 
-    /// The journal's size in bytes (its good records).
+    /// The journal's size in bytes (its file header and whole batches).
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -121,7 +139,7 @@ pub struct Opened {
     path: PathBuf,
     file: File,
     lock: File,
-    /// Bytes of good records.
+    /// Bytes of the file header and the whole batches.
     len: u64,
     /// The file's length (zeros after the records, if longer).
     file_len: u64,
@@ -129,72 +147,108 @@ pub struct Opened {
 }
 
 /// Locks `dir` (creating it if missing), replays its journal and cuts off a
-/// torn tail. The writer starts with [`Opened::start`].
+/// torn last batch. A missing journal, or one in format 1, is first written
+/// anew in the current format. The writer starts with [`Opened::start`].
 pub fn open(dir: &Path) -> Result<Opened, OpenError> {
-    let in_dir = |source| OpenError::Directory {
+    std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
         dir: dir.to_path_buf(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(in_dir)?;
+    })?;
     let lock = lock_dir(dir)?;
     let path = dir.join(JOURNAL_FILE);
     let read_error = |source| OpenError::Read {
         path: path.clone(),
         source,
     };
-    let created = !path.exists();
+    let started = Instant::now();
+    let replayed = match File::open(&path) {
+        Ok(file) => Some(replay_file(&path, &file)?),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => return Err(read_error(error)),
+    };
+    if let Some(torn) = replayed.as_ref().filter(|r| r.torn_bytes > 0) {
+        log::warn!(
+            "journal {}: dropped a torn last write of {} bytes at byte offset {} (cut short \
+             by a crash; none of it was acknowledged)",
+            path.display(),
+            torn.torn_bytes,
+            torn.good_len
+        );
+    }
+    let torn_bytes = replayed.as_ref().map_or(0, |r| r.torn_bytes);
+    let current = replayed
+        .as_ref()
+        .is_some_and(|r| r.version == frame::FORMAT_VERSION);
+    let (entities, good_len) = match replayed {
+        Some(replayed) if current => (replayed.entities, replayed.good_len),
+        replayed => {
+            let old_format = replayed.as_ref().map(|r| r.version);
+            let entities = replayed.map(|r| r.entities).unwrap_or_default();
+            let len =
+                rewrite::rewrite(dir, &path, &entities).map_err(|source| OpenError::Rewrite {
+                    path: path.clone(),
+                    source,
+                })?;
+            if let Some(version) = old_format {
+                log::info!(
+                    "journal {}: rewrote its {} entities from format {version} into format {}",
+                    path.display(),
+                    entities.len(),
+                    frame::FORMAT_VERSION
+                );
+            }
+            (entities, len)
+        }
+    };
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
         .open(&path)
         .map_err(read_error)?;
-    if created {
-        // The new file's directory entry must be durable before any record.
-        File::open(dir).and_then(|d| d.sync_all()).map_err(in_dir)?;
-    }
-    let started = Instant::now();
-    let replayed = match replay::replay(&file) {
-        Ok(replayed) => replayed,
-        Err(replay::ReplayError::Io(source)) => return Err(read_error(source)),
-        Err(replay::ReplayError::Corrupt(corruption)) => {
-            return Err(OpenError::Corrupt { path, corruption })
-        }
-    };
-    let file_len = if replayed.torn_bytes > 0 {
-        log::warn!(
-            "journal {}: dropped a torn tail of {} bytes at byte offset {} (a write \
-             cut short by a crash; it held no acknowledged entity)",
-            path.display(),
-            replayed.torn_bytes,
-            replayed.good_len
-        );
-        file.set_len(replayed.good_len)
+    let file_len = if torn_bytes > 0 && current {
+        // The torn last batch goes (with the zeros after it).
+        file.set_len(good_len)
             .and_then(|()| file.sync_all())
             .map_err(read_error)?;
-        replayed.good_len
+        good_len
     } else {
         // Longer when the last run crashed before trimming its zeros.
         file.metadata().map_err(read_error)?.len()
     };
-    let count = replayed.entities.len();
+    let count = entities.len();
     log::info!(
-        "journal {}: replayed {count} entities ({} bytes) in {} ms",
+        "journal {}: replayed {count} entities ({good_len} bytes) in {} ms",
         path.display(),
-        replayed.good_len,
         started.elapsed().as_millis()
     );
-    let stats = Arc::new(JournalStats::new(replayed.good_len, count as u64));
+    let stats = Arc::new(JournalStats::new(good_len, count as u64));
     Ok(Opened {
-        entities: replayed.entities,
+        entities,
         next_id: count as i64 + 1,
         path,
         file,
         lock,
-        len: replayed.good_len,
+        len: good_len,
         file_len,
         stats,
+    })
+}
+
+/// Replays the journal at `path` by its format's rules.
+fn replay_file(path: &Path, file: &File) -> Result<replay::Replayed, OpenError> {
+    replay::replay(file).map_err(|error| match error {
+        replay::ReplayError::Io(source) => OpenError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        replay::ReplayError::Corrupt(corruption) => OpenError::Corrupt {
+            path: path.to_path_buf(),
+            corruption,
+        },
+        replay::ReplayError::NewerFormat(version) => OpenError::NewerFormat {
+            path: path.to_path_buf(),
+            version,
+        },
     })
 }
 

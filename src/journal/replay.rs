@@ -1,333 +1,239 @@
-//! Reading the journal back at start-up: every good record, in order, and
-//! where the good records end.
-//!
-//! A crash can only ever leave damage behind the last good record: records
-//! are appended, and a batch is acknowledged only once it is synced. So a bad
-//! or partial record with nothing good after it is a torn tail, cut off with a
-//! warning; a bad record with a good one anywhere after it is corruption, and
-//! the service refuses to start rather than drop the good record. Zeros after
-//! the last good record are space the writer filled ahead of its records
-//! (see [`super::writer`]), not damage: only the bytes up to the last
-//! non-zero one count as torn.
+//! Reading the journal back at start-up: the file header says which format
+//! the file is in, and the records are read by that format's rules
+//! ([`super::batches`] for format 2, [`super::legacy`] for format 1). A file
+//! from a newer build is refused, never guessed at.
 
-use std::io::{self, Read};
-use std::sync::Arc;
+use std::io::Read;
 
-use super::format::{decode, Decoded, Record, MAX_PAYLOAD};
-use crate::store::Entity;
+use super::frame::{read_file_header, FileHeader, FILE_HEADER_LEN, FORMAT_VERSION};
+pub use super::outcome::{Corruption, ReplayError, Replayed};
+use super::window::Window;
+use super::{batches, legacy};
 
-/// Bytes read from the file at a time (at least one record of the largest size).
-const CHUNK: usize = 1 << 20;
-
-/// What a journal holds.
-#[derive(Debug)]
-pub struct Replayed {
-    /// The entities of the good records, ids 1, 2, 3, … in order.
-    pub entities: Vec<Arc<Entity>>,
-    /// Where the good records end: the offset of the first byte not kept.
-    pub good_len: u64,
-    /// Bytes after `good_len` up to the last non-zero one (a torn tail), to
-    /// be cut off; 0 when only zeros follow the good records.
-    pub torn_bytes: u64,
-}
-
-/// Damage no crash can leave: a bad record with a good one after it, or a
-/// good checksum on an id out of order.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("damaged record at byte offset {offset}: {reason}")]
-pub struct Corruption {
-    /// Where the damaged record starts.
-    pub offset: u64,
-    /// What is wrong, and where the good record after it starts.
-    pub reason: String,
-}
-
-/// Why a journal could not be replayed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    #[error(transparent)]
-    Corrupt(#[from] Corruption),
-    #[error("read failed: {0}")]
-    Io(#[from] io::Error),
-}
-
-/// Reads every record of `journal`.
+/// Reads every entity of `journal`, whatever format it is in.
 pub fn replay(journal: impl Read) -> Result<Replayed, ReplayError> {
     let mut window = Window::new(journal);
-    let mut entities: Vec<Arc<Entity>> = Vec::new();
-    loop {
-        match decode(window.bytes()) {
-            Decoded::Record(record) => {
-                let expected = entities.len() as i64 + 1;
-                if record.id != expected {
-                    // A good checksum on a wrong id is no crash's doing.
-                    return Err(Corruption {
-                        offset: window.offset,
-                        reason: format!(
-                            "its checksum is good but it holds entity {} where {expected} \
-                             was due",
-                            record.id
-                        ),
-                    }
-                    .into());
-                }
-                window.advance(record.size);
-                entities.push(Arc::new(into_entity(record)));
-            }
-            Decoded::Incomplete if window.fill()? => {}
-            Decoded::Incomplete if window.bytes().is_empty() => {
-                return Ok(Replayed {
-                    entities,
-                    good_len: window.offset,
-                    torn_bytes: 0,
-                });
-            }
-            Decoded::Incomplete => return end_at_bad_record(window, entities, "partial record"),
-            Decoded::Bad(reason) => return end_at_bad_record(window, entities, reason),
+    window.fill_to(FILE_HEADER_LEN)?;
+    match read_file_header(window.bytes()) {
+        FileHeader::Absent => legacy::replay(window),
+        FileHeader::Version(FORMAT_VERSION) => {
+            window.advance(FILE_HEADER_LEN);
+            batches::replay(window)
         }
-    }
-}
-
-/// The journal has a bad record where `window` stands: a torn tail unless a
-/// good record follows somewhere after it.
-fn end_at_bad_record(
-    mut window: Window<impl Read>,
-    entities: Vec<Arc<Entity>>,
-    reason: &str,
-) -> Result<Replayed, ReplayError> {
-    let bad = window.offset;
-    // Just past the last non-zero byte seen from `bad` on.
-    let mut damage_end = bad;
-    loop {
-        let found = match window.offset {
-            at if at == bad => Decoded::Bad(""), // the bad record itself
-            _ => decode(window.bytes()),
-        };
-        match found {
-            Decoded::Record(_) => {
-                return Err(Corruption {
-                    offset: bad,
-                    reason: format!(
-                        "{reason}, and a good record follows at byte offset {}",
-                        window.offset
-                    ),
-                }
-                .into())
-            }
-            Decoded::Incomplete if window.fill()? => {}
-            Decoded::Incomplete if window.bytes().is_empty() => break,
-            Decoded::Incomplete | Decoded::Bad(_) => {
-                if window.bytes()[0] != 0 {
-                    damage_end = window.offset + 1;
-                }
-                window.advance(1);
-            }
+        FileHeader::Version(newer) if newer > FORMAT_VERSION => {
+            Err(ReplayError::NewerFormat(newer))
         }
-    }
-    Ok(Replayed {
-        entities,
-        good_len: bad,
-        torn_bytes: damage_end - bad,
-    })
-}
-
-fn into_entity(record: Record) -> Entity {
-    Entity {
-        id: record.id,
-        name: record.name,
-        description: record.description,
-    }
-}
-
-/// A sliding window over the file: the bytes from `offset` on that have
-/// been read so far.
-struct Window<R> {
-    reader: R,
-    buffer: Vec<u8>,
-    /// Where the window starts inside `buffer`.
-    start: usize,
-    /// The file offset of the window's first byte.
-    offset: u64,
-    /// Whether the whole file has been read.
-    at_end: bool,
-}
-
-impl<R: Read> Window<R> {
-    fn new(reader: R) -> Self {
-        Self {
-            reader,
-            buffer: Vec::with_capacity(CHUNK.max(2 * MAX_PAYLOAD)),
-            start: 0,
+        FileHeader::Version(_) | FileHeader::Damaged => Err(Corruption {
             offset: 0,
-            at_end: false,
+            reason: "the file header does not check out".into(),
         }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buffer[self.start..]
-    }
-
-    /// Moves the window `n` bytes on (at most to the end of what was read).
-    fn advance(&mut self, n: usize) {
-        let n = n.min(self.buffer.len() - self.start);
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    /// Reads more of the file into the window; false at the end of the file.
-    fn fill(&mut self) -> io::Result<bool> {
-        if self.at_end {
-            return Ok(false);
-        }
-        self.buffer.drain(..self.start);
-        self.start = 0;
-        let had = self.buffer.len();
-        let room = self.buffer.capacity().saturating_sub(had).max(CHUNK);
-        let read = (&mut self.reader)
-            .take(room as u64)
-            .read_to_end(&mut self.buffer)?;
-        self.at_end = read == 0;
-        Ok(read > 0)
+        .into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::encode;
+    use super::super::format::{encode, RECORD_OVERHEAD};
+    use super::super::frame::{file_header, finish_batch, start_batch, BATCH_HEADER_LEN};
     use super::*;
 
-    fn journal(count: i64) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for id in 1..=count {
-            encode(id, &format!("entity {id}"), "d", &mut bytes);
+    /// A format-2 journal: one batch per count, ids from 1 on; the offset
+    /// of each batch.
+    fn journal(batches: &[usize]) -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = file_header(FORMAT_VERSION).to_vec();
+        let mut starts = Vec::new();
+        let mut id = 1;
+        for &count in batches {
+            let start = start_batch(&mut bytes);
+            starts.push(start);
+            for _ in 0..count {
+                encode(id, &format!("entity {id}"), "some description", &mut bytes);
+                id += 1;
+            }
+            finish_batch(&mut bytes, start, count);
         }
-        bytes
+        (bytes, starts)
+    }
+
+    fn record_len(id: i64) -> usize {
+        RECORD_OVERHEAD + format!("entity {id}").len() + "some description".len()
+    }
+
+    fn names(replayed: &Replayed) -> Vec<i64> {
+        replayed.entities.iter().map(|e| e.id).collect()
     }
 
     #[test]
-    fn replays_every_record_in_order() {
-        let bytes = journal(1000);
+    fn replays_every_batch_in_order() {
+        let (bytes, _) = journal(&[1, 3, 1024, 2]);
         let replayed = replay(&bytes[..]).unwrap();
-        assert_eq!(replayed.entities.len(), 1000);
-        assert_eq!(replayed.entities[999].name, "entity 1000");
-        assert_eq!(replayed.good_len, bytes.len() as u64);
-        assert_eq!(replayed.torn_bytes, 0);
-    }
-
-    #[test]
-    fn reads_records_across_chunk_boundaries() {
-        let mut bytes = Vec::new();
-        let description = "x".repeat(4000);
-        for id in 1..=600 {
-            encode(id, "n", &description, &mut bytes);
-        }
-        assert!(bytes.len() > 2 * CHUNK);
-        assert_eq!(replay(&bytes[..]).unwrap().entities.len(), 600);
-    }
-
-    #[test]
-    fn a_partial_last_record_is_a_torn_tail() {
-        let bytes = journal(3);
-        let whole = journal(2).len();
-        for cut in whole + 1..bytes.len() {
-            let replayed = replay(&bytes[..cut]).unwrap();
-            assert_eq!(replayed.entities.len(), 2, "cut at {cut}");
-            assert_eq!(replayed.good_len, whole as u64);
-            // Up to the last non-zero byte: zeros alone are no damage.
-            let written = &bytes[whole..cut];
-            let damaged = written.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
-            assert_eq!(replayed.torn_bytes, damaged as u64, "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn garbage_after_the_last_record_is_a_torn_tail() {
-        let mut bytes = journal(5);
-        let good = bytes.len();
-        bytes.extend_from_slice(&[0xAB; 1000]);
-        bytes.extend_from_slice(&[0; 100]);
-        let replayed = replay(&bytes[..]).unwrap();
-        assert_eq!(replayed.entities.len(), 5);
-        assert_eq!(replayed.good_len, good as u64);
+        assert_eq!(replayed.version, 2);
+        assert_eq!(replayed.entities.len(), 1030);
+        assert_eq!(replayed.entities[1029].name, "entity 1030");
         assert_eq!(
-            replayed.torn_bytes, 1000,
-            "the zeros after the garbage do not count"
+            (replayed.good_len, replayed.torn_bytes),
+            (bytes.len() as u64, 0)
         );
     }
 
     #[test]
-    fn zeros_after_the_last_record_are_not_a_torn_tail() {
-        let mut bytes = journal(4);
-        let good = bytes.len();
-        bytes.resize(good + CHUNK + 100, 0);
+    fn a_damaged_record_inside_the_last_batch_drops_the_whole_batch() {
+        let (mut bytes, starts) = journal(&[2, 4]);
+        // The second record of the last batch: whole records before and after it.
+        let damaged = starts[1] + BATCH_HEADER_LEN + record_len(3) + 10;
+        bytes[damaged] ^= 0x20;
         let replayed = replay(&bytes[..]).unwrap();
-        assert_eq!(replayed.entities.len(), 4);
+        assert_eq!(names(&replayed), [1, 2]);
+        assert_eq!(replayed.good_len, starts[1] as u64);
+        assert_eq!(replayed.torn_bytes, (bytes.len() - starts[1]) as u64);
+    }
+
+    #[test]
+    fn every_cut_of_the_last_batch_drops_it_and_counts_its_non_zero_bytes() {
+        let (bytes, starts) = journal(&[1, 3]);
+        for cut in starts[1] + 1..bytes.len() {
+            let mut torn = bytes[..cut].to_vec();
+            torn.resize(bytes.len() + 4096, 0);
+            let replayed = replay(&torn[..]).unwrap();
+            assert_eq!(names(&replayed), [1], "cut at {cut}");
+            let written = &bytes[starts[1]..cut];
+            let non_zero = written.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
+            assert_eq!(replayed.torn_bytes, non_zero as u64, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_lost_stretch_inside_the_last_batch_drops_it() {
+        let (mut bytes, starts) = journal(&[1, 5]);
+        // A stretch in the middle never reached the disk: zeros.
+        let from = starts[1] + BATCH_HEADER_LEN + record_len(2) + 3;
+        bytes[from..from + 40].fill(0);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!(names(&replayed), [1]);
+        assert_eq!(replayed.torn_bytes, (bytes.len() - starts[1]) as u64);
+    }
+
+    #[test]
+    fn garbage_and_zeros_after_the_last_batch_are_dropped() {
+        let (mut bytes, _) = journal(&[2, 2]);
+        let good = bytes.len();
+        bytes.extend_from_slice(&[0xAB; 300]);
+        bytes.resize(good + (1 << 20) + 7, 0);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!(names(&replayed), [1, 2, 3, 4]);
+        assert_eq!((replayed.good_len, replayed.torn_bytes), (good as u64, 300));
+    }
+
+    #[test]
+    fn zeros_after_the_last_batch_are_no_damage() {
+        let (mut bytes, _) = journal(&[3]);
+        let good = bytes.len();
+        bytes.resize(good + (1 << 20), 0);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!(replayed.entities.len(), 3);
         assert_eq!((replayed.good_len, replayed.torn_bytes), (good as u64, 0));
     }
 
     #[test]
-    fn a_torn_record_in_the_zeros_counts_up_to_its_last_non_zero_byte() {
-        let mut bytes = journal(4);
-        let good = bytes.len();
-        bytes.extend_from_slice(&journal(5)[good..good + 17]);
-        bytes.resize(good + 4096, 0);
-        let replayed = replay(&bytes[..]).unwrap();
-        assert_eq!(replayed.entities.len(), 4);
-        assert_eq!(replayed.good_len, good as u64);
-        let torn = &bytes[good..good + 17];
-        let last_non_zero = torn.iter().rposition(|&b| b != 0).unwrap() + 1;
-        assert_eq!(replayed.torn_bytes, last_non_zero as u64);
-    }
-
-    #[test]
-    fn zeros_before_a_good_record_are_corruption() {
-        let mut bytes = journal(1);
-        let first = bytes.len();
-        bytes.extend_from_slice(&[0; 64]);
-        encode(2, "after the hole", "", &mut bytes);
-        let error = replay(&bytes[..]).unwrap_err();
-        assert!(
-            matches!(&error, ReplayError::Corrupt(c) if c.offset == first as u64
-                && c.reason.ends_with(&format!("byte offset {}", first + 64))),
-            "{error:?}"
+    fn a_damaged_record_with_a_whole_batch_after_it_is_corruption() {
+        let (mut bytes, starts) = journal(&[1, 3, 1]);
+        let record = starts[1] + BATCH_HEADER_LEN + record_len(2);
+        bytes[record + 12] ^= 1;
+        let Err(ReplayError::Corrupt(corruption)) = replay(&bytes[..]) else {
+            panic!("not refused");
+        };
+        assert_eq!(corruption.offset, record as u64);
+        assert_eq!(
+            corruption.reason,
+            format!(
+                "checksum mismatch in the batch at byte offset {}, and a whole batch follows \
+                 at byte offset {}",
+                starts[1], starts[2]
+            )
         );
     }
 
     #[test]
-    fn a_bad_record_before_a_good_one_is_corruption() {
-        let mut bytes = journal(5);
-        let second = journal(1).len();
-        bytes[second + 12] ^= 0x01;
-        match replay(&bytes[..]) {
-            Err(ReplayError::Corrupt(corruption)) => {
-                assert_eq!(corruption.offset, second as u64);
-                assert_eq!(
-                    corruption.reason,
-                    format!(
-                        "checksum mismatch, and a good record follows at byte offset {}",
-                        journal(2).len()
-                    )
-                );
+    fn a_damaged_frame_with_a_whole_batch_after_it_is_corruption() {
+        let (mut bytes, starts) = journal(&[2, 2, 2]);
+        bytes[starts[1] + 5] ^= 1;
+        let Err(ReplayError::Corrupt(corruption)) = replay(&bytes[..]) else {
+            panic!("not refused");
+        };
+        assert_eq!(corruption.offset, starts[1] as u64);
+        assert!(
+            corruption
+                .reason
+                .ends_with(&format!("byte offset {}", starts[2])),
+            "{corruption}"
+        );
+    }
+
+    #[test]
+    fn a_whole_batch_with_an_unexpected_id_is_corruption() {
+        let (mut bytes, starts) = journal(&[2]);
+        let start = start_batch(&mut bytes);
+        encode(9, "out of order", "", &mut bytes);
+        finish_batch(&mut bytes, start, 1);
+        let Err(ReplayError::Corrupt(corruption)) = replay(&bytes[..]) else {
+            panic!("not refused");
+        };
+        assert_eq!(corruption.offset, (start + BATCH_HEADER_LEN) as u64);
+        assert!(starts[0] < start);
+    }
+
+    #[test]
+    fn any_flipped_bit_drops_exactly_the_last_batch_or_is_refused() {
+        let (bytes, starts) = journal(&[2, 3, 2]);
+        let last = starts[2];
+        for at in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= 1 << bit;
+                match replay(&damaged[..]) {
+                    Ok(replayed) => {
+                        assert!(
+                            at >= last,
+                            "byte {at} bit {bit}: damage before the last batch"
+                        );
+                        assert_eq!(names(&replayed), [1, 2, 3, 4, 5]);
+                        assert_eq!(replayed.good_len, last as u64);
+                        assert_eq!(replayed.torn_bytes, (bytes.len() - last) as u64);
+                    }
+                    Err(ReplayError::Corrupt(_)) => {
+                        assert!(at < last, "byte {at} bit {bit}: the last batch refused");
+                    }
+                    Err(error) => panic!("byte {at} bit {bit}: {error}"),
+                }
             }
-            other => panic!("expected corruption, got {other:?}"),
         }
     }
 
     #[test]
-    fn a_record_with_an_unexpected_id_is_corruption() {
-        let mut bytes = journal(2);
-        encode(7, "out of order", "", &mut bytes);
-        let error = replay(&bytes[..]).unwrap_err();
-        assert!(
-            matches!(&error, ReplayError::Corrupt(c) if c.offset == journal(2).len() as u64),
-            "{error:?}"
-        );
+    fn a_header_alone_holds_nothing_and_a_file_without_one_is_format_1() {
+        let (bytes, _) = journal(&[]);
+        let replayed = replay(&bytes[..]).unwrap();
+        assert_eq!((replayed.version, replayed.entities.len()), (2, 0));
+        assert_eq!(replayed.good_len, FILE_HEADER_LEN as u64);
+        let mut format_1 = Vec::new();
+        encode(1, "old", "record", &mut format_1);
+        let replayed = replay(&format_1[..]).unwrap();
+        assert_eq!((replayed.version, replayed.entities.len()), (1, 1));
+        assert_eq!(replay(&[][..]).unwrap().version, 1);
     }
 
     #[test]
-    fn an_empty_journal_holds_nothing() {
-        let replayed = replay(&[][..]).unwrap();
-        assert!(replayed.entities.is_empty());
-        assert_eq!((replayed.good_len, replayed.torn_bytes), (0, 0));
+    fn a_newer_format_or_a_damaged_header_is_refused() {
+        let newer = file_header(FORMAT_VERSION + 1);
+        assert!(matches!(
+            replay(&newer[..]),
+            Err(ReplayError::NewerFormat(v)) if v == FORMAT_VERSION + 1
+        ));
+        let mut damaged = file_header(FORMAT_VERSION);
+        damaged[13] ^= 1;
+        assert!(matches!(
+            replay(&damaged[..]),
+            Err(ReplayError::Corrupt(c)) if c.offset == 0
+        ));
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! Creates queue up while a sync is running; the writer takes everything
 //! queued as one batch, gives each its id (the writer alone counts ids),
-//! appends the batch's records, syncs once, then publishes the batch into the
+//! appends the batch (its frame and records, one write), syncs once, then
+//! publishes the batch into the
 //! visible store and answers each waiting create. A failed write or sync
-//! answers the whole batch with an error, cuts the file back to the last good
-//! record and gives the batch's ids again to later creates, so what is
+//! answers the whole batch with an error, cuts the file back to the last
+//! whole batch and gives the batch's ids again to later creates, so what is
 //! visible or acknowledged never has a hole.
 //!
 //! The file is grown [`GROW_BYTES`] at a time with zeros written ahead of the
@@ -26,13 +27,10 @@ use crossbeam_channel::Receiver;
 use futures_channel::oneshot;
 
 use super::format::encode;
+use super::frame::{finish_batch, start_batch, MAX_BATCH};
 use super::{CommitError, JournalStats};
 use crate::store::Entity;
 use crate::validation::NewEntity;
-
-/// The most creates one batch takes (bounds the write buffer and the time a
-/// create waits behind others).
-const MAX_BATCH: usize = 1024;
 
 /// How much the file grows at a time, zero-filled.
 pub const GROW_BYTES: u64 = 1 << 20;
@@ -64,8 +62,8 @@ pub struct Writer {
     pub file: File,
     /// The journal directory's lock, held as long as the writer runs.
     pub lock: File,
-    /// Bytes of good records: where the next batch goes, and where a failed
-    /// batch is cut back to.
+    /// Bytes of the file header and the whole batches: where the next batch
+    /// goes, and where a failed batch is cut back to.
     pub len: u64,
     /// The file's length: from `len` to here it holds zeros written ahead.
     pub file_len: u64,
@@ -110,7 +108,7 @@ struct Running {
     /// Set when a failed batch could not be cut off: the file's end is
     /// unknown, so nothing more is written until a restart.
     broken: Option<String>,
-    /// The records of the batch being written (kept to reuse its memory).
+    /// The batch being written, frame and records (kept to reuse its memory).
     buffer: Vec<u8>,
 }
 
@@ -125,6 +123,7 @@ impl Running {
         }
         let first_id = self.writer.next_id;
         self.buffer.clear();
+        let start = start_batch(&mut self.buffer);
         let mut entities = Vec::with_capacity(batch.len());
         let mut waiting = Vec::with_capacity(batch.len());
         for (offset, (new, done)) in batch.drain(..).enumerate() {
@@ -138,6 +137,7 @@ impl Running {
             }));
             waiting.push(done);
         }
+        finish_batch(&mut self.buffer, start, entities.len());
         match self.write_and_sync() {
             Ok(()) => {
                 self.writer.len += self.buffer.len() as u64;
@@ -160,7 +160,7 @@ impl Running {
         }
     }
 
-    /// Appends the buffer after the good records and syncs it.
+    /// Appends the batch after the whole batches and syncs it.
     ///
     /// Fail points `journal::write` and `journal::sync` (feature
     /// `failpoints`) make either step fail, for tests that need a disk
@@ -210,7 +210,7 @@ impl Running {
         }
     }
 
-    /// After a failed write or sync: cuts the file back to its good records
+    /// After a failed write or sync: cuts the file back to its whole batches
     /// (and syncs that), or marks the journal broken if even that fails.
     fn cut_back(&mut self, error: &io::Error, failed: usize) -> CommitError {
         let len = self.writer.len;

@@ -6,7 +6,8 @@
 use grpcio::RpcStatusCode;
 
 use super::{
-    all_entities, journal_path, record_size, rest_create, rest_created, serve_in, stop_gracefully,
+    all_entities, journal_path, rest_create, rest_created, sequential_size, serve_in,
+    stop_gracefully,
 };
 use crate::helpers::child::Binary;
 use crate::helpers::grpc::{self, call_options, create_request, expect_code};
@@ -41,7 +42,7 @@ fn a_failed_write_or_sync_acknowledges_nothing_and_the_id_is_given_again() {
     assert_eq!(rest_created(server.http_addr, "kept", "first good"), 1);
     assert_eq!(rest_created(server.http_addr, "kept too", ""), 2);
     stop_gracefully(server);
-    let expected = record_size("kept", "first good") + record_size("kept too", "");
+    let expected = sequential_size(&[("kept", "first good"), ("kept too", "")]);
     let on_disk = std::fs::metadata(journal_path(&dir))
         .expect("journal")
         .len();
@@ -97,7 +98,7 @@ fn a_journal_that_cannot_be_cut_back_refuses_creates_until_a_restart() {
 fn a_full_file_system_fails_creates_with_503_and_unavailable_and_smaller_ones_still_fit() {
     let dir = TempDir::new();
     let big = "b".repeat(2000);
-    let limit = record_size("fits", &big) + 1000;
+    let limit = sequential_size(&[("fits", &big)]) + 1000;
     let server = Binary::server(&["--data-dir", dir.arg()])
         .fsize(limit)
         .serve();
@@ -120,7 +121,7 @@ fn a_full_file_system_fails_creates_with_503_and_unavailable_and_smaller_ones_st
     // Room is left for a small one, under the next id.
     assert_eq!(rest_created(server.http_addr, "small", "s"), 2);
     stop_gracefully(server);
-    let expected = record_size("fits", &big) + record_size("small", "s");
+    let expected = sequential_size(&[("fits", &big), ("small", "s")]);
     let on_disk = std::fs::metadata(journal_path(&dir))
         .expect("journal")
         .len();

@@ -1,10 +1,14 @@
 //! `--data-dir`: the journal keeps every acknowledged entity across stops and
 //! crashes. Here: graceful restarts, one sync per sequential create, and
-//! invisibility until synced; [`startup`] has torn tails, corruption and the
+//! invisibility until synced; [`recovery`] has torn batches, corruption and
+//! zero-filled tails, [`formats`] format-1 and newer journals, [`startup`] the
 //! directory lock, [`disk`] failed writes and syncs, [`crash`] the SIGKILL loop.
 
+mod batches;
 mod crash;
 mod disk;
+mod formats;
+mod recovery;
 mod startup;
 
 use std::path::PathBuf;
@@ -12,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use entity_service::journal::format::RECORD_OVERHEAD;
+use entity_service::journal::frame::{BATCH_HEADER_LEN, FILE_HEADER_LEN};
 use entity_service::journal::JOURNAL_FILE;
 use entity_service::proto::entities::Entity;
 use futures_util::FutureExt;
@@ -46,6 +51,19 @@ fn journal_path(dir: &TempDir) -> PathBuf {
 /// Bytes one entity adds to the journal, as the README documents them.
 fn record_size(name: &str, description: &str) -> u64 {
     (RECORD_OVERHEAD + name.len() + description.len()) as u64
+}
+
+/// Bytes one batch of these (name, description) adds, frame included.
+fn batch_size(entities: &[(&str, &str)]) -> u64 {
+    let records: u64 = entities.iter().map(|(n, d)| record_size(n, d)).sum();
+    BATCH_HEADER_LEN as u64 + records
+}
+
+/// Bytes of a journal of one batch per entity (sequential creates), file
+/// header included.
+fn sequential_size(entities: &[(&str, &str)]) -> u64 {
+    let batches: u64 = entities.iter().map(|e| batch_size(&[*e])).sum();
+    FILE_HEADER_LEN as u64 + batches
 }
 
 /// The service in-process, keeping its entities in `dir`.
@@ -144,7 +162,7 @@ fn each_sequential_create_is_synced_before_its_answer() {
     let dir = TempDir::new();
     let service = start_in(&dir);
     let client = grpc::entity_client(service.grpc_addr);
-    let mut bytes = 0;
+    let mut bytes = FILE_HEADER_LEN as u64;
     for i in 1..=12 {
         let name = format!("entity {i}");
         let description = "x".repeat(i * 7);
@@ -158,7 +176,7 @@ fn each_sequential_create_is_synced_before_its_answer() {
                 .id
         };
         assert_eq!(id, i as i64);
-        bytes += record_size(&name, &description);
+        bytes += batch_size(&[(&name, &description)]);
         // Read right after the answer: its own sync already happened.
         let text = service.metrics_text();
         let figure = |name| sample(&text, name, &[]).unwrap_or(-1.0);
@@ -167,7 +185,7 @@ fn each_sequential_create_is_synced_before_its_answer() {
         assert_eq!(figure("journal_bytes"), bytes as f64, "{text}");
     }
     // While running, the file is longer (zeros written ahead); a graceful
-    // stop trims it to its records.
+    // stop trims it to its header and batches.
     service.stop();
     let on_disk = std::fs::metadata(journal_path(&dir))
         .expect("journal")
