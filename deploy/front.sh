@@ -84,18 +84,22 @@ while (($# > 0)); do
 done
 
 # The nginx binary: $NGINX, else nginx on PATH, else Debian's /usr/sbin/nginx
-# (not on a normal user's PATH).
-nginx="${NGINX:-}"
-if [[ -z "$nginx" ]]; then
-    nginx="$(command -v nginx || true)"
-    [[ -n "$nginx" ]] || nginx=/usr/sbin/nginx
-fi
-if [[ ! -x "$nginx" ]]; then
-    echo "front.sh: error: nginx not found ($nginx): install Debian's nginx" \
-        "(apt-get install nginx) or set NGINX=/path/to/nginx" >&2
-    exit 127
-fi
+# (not on a normal user's PATH). Exits 127 when there is none.
+find_nginx() {
+    nginx="${NGINX:-}"
+    if [[ -z "$nginx" ]]; then
+        nginx="$(command -v nginx || true)"
+        [[ -n "$nginx" ]] || nginx=/usr/sbin/nginx
+    fi
+    if [[ ! -x "$nginx" ]]; then
+        echo "front.sh: error: nginx not found ($nginx): install Debian's nginx" \
+            "(apt-get install nginx) or set NGINX=/path/to/nginx" >&2
+        exit 127
+    fi
+}
+
 if ((which_only)); then
+    find_nginx
     echo "$nginx"
     exit 0
 fi
@@ -118,6 +122,8 @@ for upstream in "${upstream_list[@]}"; do
     [[ "$upstream" =~ $address_re ]] || die "--upstream wants HOST:PORT[,HOST:PORT...], got '$upstream'"
     servers+="server $upstream max_fails=1 fail_timeout=5s;"$'\n        '
 done
+
+find_nginx
 
 if [[ -z "$prefix" ]]; then
     prefix="$(mktemp -d "${TMPDIR:-/tmp}/entity-front.XXXXXX")"
