@@ -41,6 +41,11 @@ fn a_huge_content_length_is_refused_and_the_process_stays_up() {
             .unwrap_or_else(|| panic!("{method} {path}: closed without an answer"));
         assert_json_error(&answer, 413);
     }
+    // The cap is the service's own (--max-body-bytes, 64 KiB by default).
+    let over = vec![b' '; 64 * 1024 + 1];
+    let answer = http::request(front.addr, "POST", "/entities", &[], &over);
+    assert_json_error(&answer, 413);
+    assert!(answer.text().contains("65536"), "{}", answer.text());
     assert!(service.alive(), "{}", service.stderr_tail());
     let health = http::get(front.addr, "/healthz");
     assert_eq!(health.status, 200, "{}", health.text());

@@ -97,8 +97,10 @@ fn control_bytes_in_the_method_are_refused_and_never_logged() {
     let Some(front) = Front::start(&[service.http_addr]) else {
         return;
     };
+    // Sent directly, the first writes a second access line starting
+    // `T_forged_access_line`, the second an ANSI escape.
     let forged: [&[u8]; 2] = [
-        b"GE\nhttp method=GET route=/forged status=200 latency_us=1 request_id=x\nT /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GE\nT_forged_access_line /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
         b"\x1b[31mGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     ];
     for bytes in forged {
@@ -122,7 +124,7 @@ fn control_bytes_in_the_method_are_refused_and_never_logged() {
     );
     let log = service.stderr_text();
     assert!(
-        !log.contains("route=/forged") && !log.contains('\x1b'),
+        !log.contains("forged") && !log.contains('\x1b'),
         "a forged line or an escape reached the log: {log}"
     );
     assert!(service.alive());
