@@ -16,6 +16,9 @@ const SMUGGLED: &[u8] =
     b"POST /entities HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\n\r\n{\"name\":\"smuggled\",\"description\":\"\"}";
 const TOKEN: &str = "Bearer s3cret";
 
+/// A request's path, its headers and the status it gets.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+
 #[test]
 fn malformed_or_ambiguous_content_lengths_are_refused_and_their_bodies_never_run() {
     let service = instance(&[]);
@@ -46,7 +49,7 @@ fn chunked_bodies_that_no_handler_reads_do_not_become_requests() {
         return;
     };
     // 401 (no token), 404 (no such route), 405 (POST on an entity).
-    let cases: [(&str, &[(&str, &str)], u16); 3] = [
+    let cases: [Case; 3] = [
         ("/entities", &[], 401),
         ("/no/such/route", &[("Authorization", TOKEN)], 404),
         ("/entities/1", &[("Authorization", TOKEN)], 405),
