@@ -132,7 +132,10 @@ fn a_stalled_head_or_body_is_cut_off_by_the_front() {
             String::from_utf8_lossy(bytes)
         );
     }
-    assert!(http::get(service.http_addr, "/entities").json() == serde_json::json!([]));
+    assert_eq!(
+        http::get(service.http_addr, "/entities").json(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
