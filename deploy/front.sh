@@ -39,7 +39,8 @@ front of entity-service instances, with deploy/nginx.conf.
   --upstream LIST            the instances' REST addresses, comma-separated;
                              several are load-balanced (round robin)
   --prefix DIR               nginx's directory: rendered config, pid file,
-                             temporary files (default: a new one under \$TMPDIR)
+                             temporary files (default: a new one under \$TMPDIR);
+                             as root, its workers run as nobody and must reach it
   --max-body-bytes N         largest request body (default $max_body_bytes: the
                              service's default --max-body-bytes; keep them equal)
   --header-timeout SECONDS   a request head must arrive within (default $header_timeout)

@@ -25,12 +25,15 @@ fn malformed_or_ambiguous_content_lengths_are_refused_and_their_bodies_never_run
     let Some(front) = Front::start(&[service.http_addr]) else {
         return;
     };
-    let heads: [&[u8]; 5] = [
+    let heads: [&[u8]; 7] = [
         b"Content-Length: 4e\r\n",
         b"Content-Length: 1x2\r\n",
         b"Content-Length: -12\r\n",
         b"Content-Length: 2\r\nContent-Length: 3\r\n",
         b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n",
+        // Whitespace before the colon; a folded line (obs-fold).
+        b"Content-Length : 0\r\n",
+        b"X-Folded: a\r\n b\r\nContent-Length: 0\r\n",
     ];
     for head in heads {
         let mut bytes = b"POST /entities HTTP/1.1\r\nHost: x\r\n".to_vec();
