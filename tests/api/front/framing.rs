@@ -7,7 +7,7 @@
 
 use super::nginx::Front;
 use super::{assert_json_error, instance};
-use crate::helpers::child::Server;
+use crate::helpers::child::{Binary, Server};
 use crate::helpers::http::{self, chunked_post, Connection};
 use crate::helpers::wait::assert_eventually;
 
@@ -97,9 +97,7 @@ fn a_body_after_100_continue_is_read_and_the_next_request_still_answered() {
 
 #[test]
 fn control_bytes_in_the_method_are_refused_and_never_logged() {
-    let mut service = crate::helpers::child::Binary::server(&[])
-        .env("RUST_LOG", "info")
-        .serve();
+    let mut service = Binary::server(&[]).env("RUST_LOG", "info").serve();
     let Some(front) = Front::start(&[service.http_addr]) else {
         return;
     };
