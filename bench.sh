@@ -3,7 +3,8 @@
 # entity-service (Rust) against the Python originals (FastAPI + uvicorn,
 # Flask + gunicorn), each with REST going through a gRPC call to its own gRPC
 # server ("hop", --backend/--mode grpc) or straight to the store ("direct");
-# the hop's own cost (hop − direct CPU per request); a connection sweep; a
+# the hop's own cost (hop − direct CPU per request); what the nginx front
+# (deploy/front.sh) costs in front of the Rust hop; a connection sweep; a
 # gRPC-only figure and the memory of each service holding 100k entities.
 #
 # The script orchestrates; bench/lib.sh holds what it shares with
@@ -26,7 +27,8 @@ export RUST_LOG=warn                       # load generator and client: warnings
 SERVER_RUST_LOG="${SERVER_RUST_LOG:-warn}" # the Rust server's RUST_LOG (warn: no access lines)
 SERVER_ARGS="${SERVER_ARGS:-}"             # extra flags for the Rust server
 
-ALL_SYSTEMS=(rust-grpc rust-direct fastapi-grpc fastapi-direct flask-grpc flask-direct)
+ALL_SYSTEMS=(rust-grpc rust-direct rust-front fastapi-grpc fastapi-direct flask-grpc flask-direct)
+FRONT=rust-front # the Rust hop behind deploy/front.sh (nginx), at $CONNECTIONS connections only
 SWEEP_LEVELS=(1 10 100 400) # connection counts of the sweep (full run and --sweep)
 SMOKE_LEVELS=(10 400)       # --smoke's tiny sweep: the code path, and errors at the top
 DEFAULT_DURATION=30         # seconds per measured wrk run (and per gRPC load run)
@@ -52,7 +54,9 @@ Usage: ./bench.sh [--quick | --smoke] [--sweep] [--only NAME]... [--repeat N]
 Benchmarks REST GET /{id} of six servers with wrk, one at a time on loopback:
   ${ALL_SYSTEMS[*]}
 (rust = this crate's release binary; fastapi = uvicorn; flask = gunicorn gthread;
-grpc = REST through a gRPC call to the process's own server, direct = the store).
+grpc = REST through a gRPC call to the process's own server, direct = the store;
+rust-front = the Rust hop behind deploy/front.sh, nginx, whose CPU is measured
+too: what the front costs per request; skipped when nginx is not installed).
 For each: req/s, latency, and the server's CPU time per request (utime + stime
 of its whole process tree from /proc over the measured run, ÷ requests) with
 its context switches per request; from those, the hop's own cost per request
@@ -193,6 +197,15 @@ select_systems() {
         done
     done
     ((${#SYSTEMS[@]} > 0)) || die "--only ${ONLY[*]} matches none of: ${ALL_SYSTEMS[*]}"
+    if is_selected "$FRONT" && ! "$ROOT/deploy/front.sh" --which >/dev/null 2>&1; then
+        log "warning: nginx is not installed (apt-get install nginx): $FRONT skipped"
+        local -a kept=()
+        for system in "${SYSTEMS[@]}"; do
+            [[ "$system" == "$FRONT" ]] || kept+=("$system")
+        done
+        ((${#kept[@]} > 0)) || die "$FRONT needs nginx"
+        SYSTEMS=("${kept[@]}")
+    fi
 }
 
 # RESULTS: where this run's latest.* go: a new folder under the git-ignored
@@ -214,11 +227,15 @@ choose_results() {
 
 # ---------------------------------------------------------------- cleanup
 
-WORK="" # temporary directory, removed on exit
+WORK=""      # temporary directory, removed on exit
+FRONT_PID="" # nginx in front of the server (rust-front), a process-group leader
 
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
+    if [[ -n "$FRONT_PID" ]]; then
+        stop_server "$FRONT_PID" 3 || true
+    fi
     if [[ -n "$SERVER_PID" ]]; then
         log "stopping server $SERVER_PID"
         stop_server "$SERVER_PID" 3 || true
@@ -290,6 +307,7 @@ print(a.getsockname()[1], b.getsockname()[1])'
 start_server() {
     local name="$1" impl="${1%-*}" mode="${1##*-}" http grpc
     local -a cmd
+    [[ "$name" == "$FRONT" ]] && mode=grpc
     case "$impl" in
     rust)
         cmd=(env RUST_LOG="$SERVER_RUST_LOG" "$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0
@@ -308,6 +326,28 @@ start_server() {
     *) die "unknown system $name" ;;
     esac
     launch_server "$name" "$WORK" "${cmd[@]}"
+    if [[ "$name" == "$FRONT" ]]; then
+        start_front
+    fi
+}
+
+# start_front: deploy/front.sh (nginx, no access log: the server logs none
+# either) in front of the server's REST port; HTTP_ADDR becomes the front's.
+start_front() {
+    local port
+    port="$(free_ports | cut -d' ' -f1)"
+    setsid "$ROOT/deploy/front.sh" --listen "127.0.0.1:$port" --upstream "$HTTP_ADDR" \
+        --prefix "$WORK/front" --no-access-log >"$WORK/front.out" 2>"$WORK/front.err" </dev/null &
+    FRONT_PID=$!
+    local deadline=$((SECONDS + START_TIMEOUT))
+    until curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$port/healthz"; do
+        if ! alive "$FRONT_PID" || ((SECONDS >= deadline)); then
+            sed 's/^/    /' "$WORK/front.err" | tail -20 >&2
+            die "the nginx front did not answer on 127.0.0.1:$port"
+        fi
+        sleep 0.1
+    done
+    HTTP_ADDR="127.0.0.1:$port"
 }
 
 # stop_current NAME: stops the running server; one that does not stop
@@ -315,6 +355,10 @@ start_server() {
 # is clean too: uvicorn re-raises the SIGTERM after its graceful shutdown.
 stop_current() {
     local status=0
+    if [[ -n "$FRONT_PID" ]]; then
+        stop_server "$FRONT_PID" || log "warning: the nginx front exited with status $? when stopped"
+        FRONT_PID=""
+    fi
     stop_server "$SERVER_PID" || status=$?
     if ((status != 0 && status != 143)); then
         log "warning: $1 exited with status $status when stopped"
@@ -377,9 +421,11 @@ measure_rest() {
     log "$tag: warm-up ${WARMUP} s, then wrk ${DURATION} s"
     wrk -t1 -c"$connections" -d"${WARMUP}s" "http://$HTTP_ADDR/1" >/dev/null || die "$name: wrk warm-up failed"
     proc_snapshot "$SERVER_PID" >"$stem.cpu0"
+    [[ -z "$FRONT_PID" ]] || proc_snapshot "$FRONT_PID" >"$stem.front.cpu0"
     wrk -t1 -c"$connections" -d"${DURATION}s" --latency "http://$HTTP_ADDR/1" >"$stem.wrk" ||
         die "$name: wrk failed: $(cat "$stem.wrk")"
     proc_snapshot "$SERVER_PID" >"$stem.cpu1"
+    [[ -z "$FRONT_PID" ]] || proc_snapshot "$FRONT_PID" >"$stem.front.cpu1"
     log "$tag: $("$PY" "$ROOT/bench/report.py" summary "$stem.wrk" --clk-tck "$CLK_TCK")"
     alive "$SERVER_PID" || log "warning: $name exited during the run"
 }
@@ -406,7 +452,9 @@ bench_system() {
     start_server "$name"
     log "[$round/$REPEAT] $name: REST on $HTTP_ADDR, gRPC on $GRPC_ADDR"
     create_entity "$name"
-    for connections in "${LEVELS[@]}"; do
+    local -a levels=("${LEVELS[@]}")
+    [[ "$name" == "$FRONT" ]] && levels=("$CONNECTIONS")
+    for connections in "${levels[@]}"; do
         measure_rest "$name" "$round" "$connections"
     done
     ((SWEEP_ONLY)) || impl="$(load_source "$name")"

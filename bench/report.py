@@ -85,7 +85,7 @@ def raw_figures(report: dict, meta: dict, args: argparse.Namespace) -> dict:
         },
         "rest": {system: {str(n): {"median": report["levels"][system][n], "runs": report["runs"][system][n]}
                           for n in report["levels"][system]}
-                 for system in collect.SYSTEMS if system in report["runs"]},
+                 for system in [*collect.SYSTEMS, collect.FRONT] if system in report["runs"]},
         "grpc_load": report["load"],
         "memory": report["memory"],
         "ratios": report["ratios"],

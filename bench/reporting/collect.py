@@ -5,6 +5,8 @@ so the rest of the report works on plain dicts. Layout (written by bench.sh):
 
     runs/<system>.c<N>.<repeat>.wrk     wrk --latency output at N connections, e.g. runs/rust-grpc.c10.1.wrk
     runs/<system>.c<N>.<repeat>.cpu0    proc_snapshot of the server just before that run (.cpu1: just after)
+    runs/rust-front.c<N>.<repeat>.front.cpu0, .front.cpu1
+                                        the same of nginx (master and workers) in front of the Rust hop
     load/<impl>.<repeat>.json           `entity-service load --json` output (impl: rust, python)
     load/<impl>.<repeat>.cpu0, .cpu1    proc_snapshot of the server around that load run
     load/<impl>.from                    which server it ran against, e.g. "fastapi-grpc"
@@ -29,8 +31,12 @@ SYSTEMS = ["rust-grpc", "rust-direct", "fastapi-grpc", "fastapi-direct", "flask-
 IMPLS = {"rust": "Rust (tiny_http + grpcio)", "fastapi": "FastAPI (uvicorn + grpc.aio)", "flask": "Flask (gunicorn gthread)"}
 MODES = {"grpc": "hop (gRPC)", "direct": "direct"}
 PYTHONS = ["fastapi", "flask"]
+# The Rust hop behind deploy/front.sh (nginx): what the front costs. Kept out
+# of SYSTEMS, whose names are IMPL-MODE pairs that every table and target
+# compares; it has a table of its own.
+FRONT = "rust-front"
 ERROR_KINDS = ("connect", "read", "write", "timeout")
-MEDIAN_KEYS = ("req_per_sec", "avg_ms", "p50_ms", "p99_ms", "cpu_us_per_req", "switches_per_req")
+MEDIAN_KEYS = ("req_per_sec", "avg_ms", "p50_ms", "p99_ms", "cpu_us_per_req", "switches_per_req", "front_cpu_us_per_req")
 
 _RUN_FILE = re.compile(r"^(?P<system>[a-z]+-[a-z]+)\.c(?P<connections>\d+)\.(?P<repeat>\d+)\.wrk$")
 
@@ -46,9 +52,15 @@ def read_run(path: Path, clk_tck: int) -> dict:
     cost = procstat.usage_between(path.with_suffix(""), clk_tck)
     run["server"] = cost
     run.update(procstat.per_request(cost, run["requests"]))
+    stem = path.with_suffix("")
+    front = procstat.usage_between(stem.with_name(stem.name + ".front"), clk_tck)
+    run["front"] = front
+    run["front_cpu_us_per_req"] = procstat.per_request(front, run["requests"])["cpu_us_per_req"]
     run["problems"] = wrk.problems(run)
     if cost and cost["exited"]:
         run["problems"].append("a server process exited during the run")
+    if front and front["exited"]:
+        run["problems"].append("an nginx process exited during the run")
     return run
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .collect import IMPLS, MODES, SYSTEMS
+from .collect import FRONT, IMPLS, MODES, SYSTEMS
 from .fmt import fmt_count, fmt_ms, fmt_rate, fmt_ratio, fmt_us
 from .targets import ratio
 
@@ -89,6 +89,36 @@ def rest_table(summaries: dict, ratios: dict, connections: int) -> list[str]:
         lines.append(f"| {IMPLS[impl]} | {MODES[mode]} | {fmt_us(s['cpu_us_per_req'])}{warn} | "
                      f"{fmt_count(s['switches_per_req'])} | {fmt_rate(s['req_per_sec'])}{warn} | {fmt_ms(s['avg_ms'])} | "
                      f"{fmt_ms(s['p50_ms'])} | {fmt_ms(s['p99_ms'])} | {rps_vs} | {cpu_vs} | {errors_cell(s)} |")
+    return lines + [""]
+
+
+def front_table(summaries: dict, connections: int) -> list[str]:
+    """What deploy/front.sh (nginx) costs in front of the Rust hop: the service's and nginx's CPU per request."""
+    front, alone = summaries.get(FRONT), summaries.get("rust-grpc")
+    if not front:
+        return []
+    lines = [f"## The nginx front's cost: CPU per request, {connections} connections", "",
+             "The Rust hop behind `deploy/front.sh` (nginx; HTTP/1.1 keep-alive to the instance), wrk → nginx → "
+             "service, against the same hop without it. nginx's CPU is that of its master and workers, from "
+             "`/proc` over the same run.", "",
+             "| path | service µs/req | nginx µs/req | total µs/req | req/s | p50 ms | p99 ms | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+
+    def row(name: str, s: dict, nginx: float | None) -> str:
+        service = s["cpu_us_per_req"]
+        total = service + (nginx or 0.0) if service is not None else None
+        warn = " ⚠" if s["problems"] else ""
+        return (f"| {name} | {fmt_us(service)}{warn} | {fmt_us(nginx) if nginx is not None else '—'} | "
+                f"{fmt_us(total)} | {fmt_rate(s['req_per_sec'])} | {fmt_ms(s['p50_ms'])} | {fmt_ms(s['p99_ms'])} | "
+                f"{errors_cell(s)} |")
+
+    if alone:
+        lines.append(row("hop, straight to the service", alone, None))
+    lines.append(row("hop through the nginx front", front, front["front_cpu_us_per_req"]))
+    if alone and alone["cpu_us_per_req"] is not None and front["cpu_us_per_req"] is not None:
+        total = front["cpu_us_per_req"] + (front["front_cpu_us_per_req"] or 0.0)
+        lines += ["", f"The front adds **{fmt_us(total - alone['cpu_us_per_req'])} µs** of CPU per request "
+                  f"(service + nginx through the front − the service alone)."]
     return lines + [""]
 
 
@@ -174,7 +204,7 @@ def targets_table(targets: list[dict]) -> list[str]:
 
 
 def flagged_runs(runs: dict) -> list[str]:
-    flagged = [(system, n, r) for system in SYSTEMS for n, level_runs in sorted(runs.get(system, {}).items())
+    flagged = [(system, n, r) for system in [*SYSTEMS, FRONT] for n, level_runs in sorted(runs.get(system, {}).items())
                for r in level_runs if r["problems"]]
     if not flagged:
         return []
@@ -191,6 +221,7 @@ def markdown(meta: dict, cfg: argparse.Namespace, report: dict, files: dict[str,
     lines = header(meta, cfg)
     lines += hop_cost_table(report["hop_cost"], cfg.connections)
     lines += rest_table(report["main"], report["ratios"], cfg.connections)
+    lines += front_table(report["main"], cfg.connections)
     lines += sweep_tables(report["levels"], report["sweep_hop_cost"], files["sweep_chart"])
     lines += load_table(report["load"], cfg.load_threads)
     lines += memory_table(report["memory"])

@@ -6,6 +6,8 @@
 //!
 //! - `helpers`: the service in-process, the HTTP and gRPC clients, child processes, waits.
 //! - `cli`: `entity-service client …` and `demo` as subprocesses.
+//! - `front`: the nginx front (`deploy/front.sh`) before the binary: what
+//!   tiny_http cannot be fixed from outside never reaches the service.
 //! - `grpc`: the gRPC contract through the grpcio client.
 //! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
 //! - `journal`: `--data-dir`: restarts, crashes, torn tails, corruption, disk errors.
@@ -19,6 +21,7 @@
 mod helpers;
 
 mod cli;
+mod front;
 mod grpc;
 mod hardening;
 mod journal;

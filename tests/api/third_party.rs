@@ -16,4 +16,4 @@ mod browser;
 mod buf_curl;
 mod schemathesis;
 mod spec_validator;
-mod tools;
+pub mod tools;

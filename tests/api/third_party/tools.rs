@@ -53,7 +53,7 @@ pub fn system_tool(name: &str) -> Option<PathBuf> {
 /// The tool if it exists. If not: under CI (`CI` set) the test fails;
 /// elsewhere it says so on the real stderr (past the test harness's
 /// capture, so a passing run shows it too) and the test returns.
-fn found(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+pub fn found(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
     if let Some(path) = path.filter(|path| path.exists()) {
         return Some(path);
     }
