@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::entity::Entity;
 use crate::status::Status;
-use crate::store::{Creation, Entity, Store};
+use crate::store::{Creation, Store};
 use crate::validation::NewEntity;
 
 /// The entity operations over one store.

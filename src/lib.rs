@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 mod containment;
 pub mod entities;
+pub mod entity;
 pub mod grpc;
 pub mod journal;
 pub mod logging;

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::store::Store;
@@ -50,22 +49,6 @@ pub struct Metrics {
     grpc_handling: HistogramVec,
     entities: IntGauge,
     watchers: IntGauge,
-    /// Present when the store has a journal: its size and record count.
-    journal: Option<(IntGauge, IntGauge)>,
-}
-
-/// The histogram of journal sync (`fdatasync`) latency; its `_count` is the
-/// number of syncs. The journal's writer observes it from its start, before
-/// any [`Metrics`] exists, so it is made here and registered by [`Metrics::new`].
-pub fn journal_sync_histogram() -> Histogram {
-    Histogram::with_opts(
-        HistogramOpts::new(
-            "journal_sync_seconds",
-            "Latency of each journal sync (fdatasync); one sync per batch of creates.",
-        )
-        .buckets(BUCKETS.to_vec()),
-    )
-    .expect("valid metric")
 }
 
 impl Metrics {
@@ -103,20 +86,6 @@ impl Metrics {
         let entities = IntGauge::new("entities", "Entities stored.").expect("valid metric");
         let watchers =
             IntGauge::new("entity_watchers", "Open WatchEntities streams.").expect("valid metric");
-        let journal = store.journal_stats().map(|stats| {
-            let bytes = IntGauge::new("journal_bytes", "Size of the journal file, in bytes.")
-                .expect("valid metric");
-            let records = IntGauge::new("journal_records", "Records (entities) in the journal.")
-                .expect("valid metric");
-            for collector in [
-                Box::new(bytes.clone()) as Box<dyn prometheus::core::Collector>,
-                Box::new(records.clone()),
-                Box::new(stats.sync_seconds().clone()),
-            ] {
-                registry.register(collector).expect("unique metric names");
-            }
-            (bytes, records)
-        });
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -125,6 +94,10 @@ impl Metrics {
             Box::new(entities.clone()),
             Box::new(watchers.clone()),
         ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        // The journal keeps its own figures (its writer starts first).
+        for collector in store.journal_stats().map_or(Vec::new(), |s| s.collectors()) {
             registry.register(collector).expect("unique metric names");
         }
         Self {
@@ -136,7 +109,6 @@ impl Metrics {
             grpc_handling,
             entities,
             watchers,
-            journal,
         }
     }
 
@@ -173,10 +145,6 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.entities.set(self.store.len() as i64);
         self.watchers.set(self.store.watcher_count() as i64);
-        if let (Some((bytes, records)), Some(stats)) = (&self.journal, self.store.journal_stats()) {
-            bytes.set(stats.bytes() as i64);
-            records.set(stats.records() as i64);
-        }
         let mut text = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
             log::error!("cannot encode metrics: {error}");

@@ -25,16 +25,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use futures_channel::oneshot;
 use futures_util::task::AtomicWaker;
 
+use crate::entity::Entity;
 use crate::journal::{self, Answer, CommitError, Journal, JournalStats};
 use crate::validation::NewEntity;
-
-/// A stored entity. Ids start at 1, increase by 1 and are never reused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entity {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-}
 
 /// How many new entities a watcher may fall behind before it is cut off.
 pub const WATCH_BUFFER: usize = 1024;

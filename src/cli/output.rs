@@ -4,9 +4,9 @@
 use grpcio::RpcStatusCode;
 use serde_json::json;
 
+use crate::entity::Entity;
 use crate::proto::entities::LookupEntityResponse;
 use crate::status::Status;
-use crate::store::Entity;
 
 /// Exit code for a failed call: 3 NOT_FOUND, 4 INVALID_ARGUMENT,
 /// 5 UNAVAILABLE, 6 DEADLINE_EXCEEDED, 7 UNAUTHENTICATED, 1 anything else.

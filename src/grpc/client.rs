@@ -14,6 +14,7 @@ use grpcio::{
 
 use super::call::REQUEST_ID_KEY;
 use crate::call_metadata::CallMetadata;
+use crate::entity::Entity;
 use crate::proto::entities::{
     CreateEntitiesResponse, CreateEntityRequest, GetEntityRequest, ListEntitiesRequest,
     LookupEntityResponse, WatchEntitiesRequest,
@@ -23,7 +24,6 @@ use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::HealthCheckRequest;
 use crate::proto::health_grpc::HealthClient;
 use crate::status::Status;
-use crate::store::Entity;
 
 /// Which completion-queue threads a channel's calls run on.
 pub enum ChannelThreads {

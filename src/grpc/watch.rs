@@ -136,7 +136,7 @@ struct Feed<'a> {
 }
 
 impl Feed<'_> {
-    fn message(&self, entity: &crate::store::Entity) -> Message {
+    fn message(&self, entity: &crate::entity::Entity) -> Message {
         // Hint batching only when another entity is already waiting, so the
         // last one of a burst is always flushed.
         let more = !self.watch.feed.is_empty();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::frame::{decode_frame, decode_records, FrameDecoded, BATCH_HEADER_LEN};
 use super::outcome::{into_entity, unexpected_id, Corruption, ReplayError, Replayed};
 use super::window::{scan, Probe, Window};
-use crate::store::Entity;
+use crate::entity::Entity;
 
 /// A batch that does not check out.
 struct Damage {

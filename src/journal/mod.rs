@@ -21,22 +21,23 @@ mod legacy;
 mod outcome;
 pub mod replay;
 mod rewrite;
+mod stats;
 mod window;
 mod writer;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use futures_channel::oneshot;
 
-use crate::store::Entity;
+use crate::entity::Entity;
 use crate::validation::NewEntity;
+pub use stats::JournalStats;
 pub use writer::{Answer, Publish};
 use writer::{Request, Writer};
 
@@ -87,47 +88,6 @@ pub enum CommitError {
     NeedsRestart(String),
     #[error("the service is stopping")]
     Stopped,
-}
-
-/// Figures of the journal for `/metrics`, kept by the writer.
-pub struct JournalStats {
-    bytes: AtomicU64,
-    records: AtomicU64,
-    sync_seconds: prometheus::Histogram,
-}
-
-impl JournalStats {
-    fn new(bytes: u64, records: u64) -> Self {
-        Self {
-            bytes: AtomicU64::new(bytes),
-            records: AtomicU64::new(records),
-            sync_seconds: crate::metrics::journal_sync_histogram(),
-        }
-    }
-
-    /// The journal's size in bytes (its file header and whole batches).
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-
-    /// Records in the journal (= entities stored).
-    pub fn records(&self) -> u64 {
-        self.records.load(Ordering::Relaxed)
-    }
-
-    /// The latency of each `fdatasync`; its count is the number of syncs.
-    pub fn sync_seconds(&self) -> &prometheus::Histogram {
-        &self.sync_seconds
-    }
-
-    fn set(&self, bytes: u64, records: i64) {
-        self.bytes.store(bytes, Ordering::Relaxed);
-        self.records.store(records as u64, Ordering::Relaxed);
-    }
-
-    fn observe_sync(&self, elapsed: Duration) {
-        self.sync_seconds.observe(elapsed.as_secs_f64());
-    }
 }
 
 /// A journal opened and replayed, its writer not started yet.

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::format::Record;
-use crate::store::Entity;
+use crate::entity::Entity;
 
 /// What a journal holds.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::format::encode;
 use super::frame::{file_header, finish_batch, start_batch, FORMAT_VERSION, MAX_BATCH};
-use crate::store::Entity;
+use crate::entity::Entity;
 
 /// Added to the journal's name for the new file until it is renamed.
 const NEW_SUFFIX: &str = ".new";

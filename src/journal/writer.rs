@@ -29,7 +29,7 @@ use futures_channel::oneshot;
 use super::format::encode;
 use super::frame::{finish_batch, start_batch, MAX_BATCH};
 use super::{CommitError, JournalStats};
-use crate::store::Entity;
+use crate::entity::Entity;
 use crate::validation::NewEntity;
 
 /// How much the file grows at a time, zero-filled.

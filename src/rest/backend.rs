@@ -8,10 +8,10 @@ use std::sync::Arc;
 use crate::auth;
 use crate::call_metadata::CallMetadata;
 use crate::entities::Entities;
+use crate::entity::Entity;
 use crate::grpc::BlockingClient;
 use crate::readiness::Readiness;
 use crate::status::Status;
-use crate::store::Entity;
 
 /// The entity operations a REST handler needs.
 pub trait Backend: Send + Sync {

@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
-use crate::store::Entity;
+use crate::entity::Entity;
 use crate::validation::{name_pattern, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 
 /// Why a request body was refused: the message of its 400.

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::bodies::{CreatedBody, EntityBody, ErrorBody};
+use crate::entity::Entity;
 use crate::status::{http_status, Status};
-use crate::store::Entity;
 
 /// An HTTP answer before it is written: status, extra headers, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
