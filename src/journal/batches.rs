@@ -130,11 +130,11 @@ fn whole_batch(bytes: &[u8]) -> Probe {
     }
 }
 
-fn replayed(entities: Vec<Arc<Entity>>, good_len: u64, torn_bytes: u64) -> Replayed {
+fn replayed(entities: Vec<Arc<Entity>>, records_end: u64, torn_bytes: u64) -> Replayed {
     Replayed {
         version: 2,
         entities,
-        good_len,
+        records_end,
         torn_bytes,
     }
 }

@@ -34,27 +34,27 @@ pub fn replay(mut window: Window<impl Read>) -> Result<Replayed, ReplayError> {
             Decoded::Bad(reason) => break Some(reason),
         }
     };
-    let good_len = window.offset;
+    let records_end = window.offset;
     let mut torn_bytes = 0;
     if let Some(reason) = damage {
-        let found = scan(&mut window, good_len + 1, |bytes| match decode(bytes) {
+        let found = scan(&mut window, records_end + 1, |bytes| match decode(bytes) {
             Decoded::Record(_) => Probe::Whole,
             Decoded::Incomplete => Probe::NeedMore,
             Decoded::Bad(_) => Probe::Nothing,
         })?;
         if let Some(at) = found.whole_at {
             return Err(Corruption {
-                offset: good_len,
+                offset: records_end,
                 reason: format!("{reason}, and a good record follows at byte offset {at}"),
             }
             .into());
         }
-        torn_bytes = found.damage_end - good_len;
+        torn_bytes = found.damage_end - records_end;
     }
     Ok(Replayed {
         version: 1,
         entities,
-        good_len,
+        records_end,
         torn_bytes,
     })
 }
@@ -82,7 +82,7 @@ mod tests {
         let replayed = replay_bytes(&bytes).unwrap();
         assert_eq!(replayed.entities.len(), 1000);
         assert_eq!(replayed.entities[999].name, "entity 1000");
-        assert_eq!(replayed.good_len, bytes.len() as u64);
+        assert_eq!(replayed.records_end, bytes.len() as u64);
         assert_eq!(replayed.torn_bytes, 0);
     }
 
@@ -104,7 +104,7 @@ mod tests {
         for cut in whole + 1..bytes.len() {
             let replayed = replay_bytes(&bytes[..cut]).unwrap();
             assert_eq!(replayed.entities.len(), 2, "cut at {cut}");
-            assert_eq!(replayed.good_len, whole as u64);
+            assert_eq!(replayed.records_end, whole as u64);
             // Up to the last non-zero byte: zeros alone are no damage.
             let written = &bytes[whole..cut];
             let damaged = written.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
@@ -121,7 +121,7 @@ mod tests {
         let replayed = replay_bytes(&bytes).unwrap();
         assert_eq!(replayed.entities.len(), 5);
         assert_eq!(
-            (replayed.good_len, replayed.torn_bytes),
+            (replayed.records_end, replayed.torn_bytes),
             (good as u64, 1000)
         );
     }
@@ -175,6 +175,6 @@ mod tests {
     fn an_empty_journal_holds_nothing() {
         let replayed = replay_bytes(&[]).unwrap();
         assert!(replayed.entities.is_empty());
-        assert_eq!((replayed.good_len, replayed.torn_bytes), (0, 0));
+        assert_eq!((replayed.records_end, replayed.torn_bytes), (0, 0));
     }
 }

@@ -39,7 +39,7 @@ use crate::entity::Entity;
 use crate::validation::NewEntity;
 pub use stats::JournalStats;
 pub use writer::{Answer, Publish};
-use writer::{Request, Writer};
+use writer::{JournalFile, Request, WriterThread};
 
 /// The journal's file name inside the data directory.
 pub const JOURNAL_FILE: &str = "entities.journal";
@@ -94,15 +94,9 @@ pub enum CommitError {
 pub struct Opened {
     /// The replayed entities, ids 1..=n (the store takes them).
     pub entities: Vec<Arc<Entity>>,
-    /// The id the first create gets.
+    /// The id the first create gets (kept apart: the store takes `entities`).
     next_id: i64,
-    path: PathBuf,
-    file: File,
-    lock: File,
-    /// Bytes of the file header and the whole batches.
-    len: u64,
-    /// The file's length (zeros after the records, if longer).
-    file_len: u64,
+    file: JournalFile,
     stats: Arc<JournalStats>,
 }
 
@@ -110,17 +104,42 @@ pub struct Opened {
 /// torn last batch. A missing journal, or one in format 1, is first written
 /// anew in the current format. The writer starts with [`Opened::start`].
 pub fn open(dir: &Path) -> Result<Opened, OpenError> {
+    create_dir(dir)?;
+    let lock = lock_dir(dir)?;
+    let started = Instant::now();
+    let (entities, file) = replay_and_trim(dir, lock)?;
+    log::info!(
+        "journal {}: replayed {} entities ({} bytes) in {} ms",
+        file.path.display(),
+        entities.len(),
+        file.records_end,
+        started.elapsed().as_millis()
+    );
+    let stats = Arc::new(JournalStats::new(file.records_end, entities.len() as u64));
+    Ok(Opened {
+        next_id: entities.len() as i64 + 1,
+        entities,
+        file,
+        stats,
+    })
+}
+
+fn create_dir(dir: &Path) -> Result<(), OpenError> {
     std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
         dir: dir.to_path_buf(),
         source,
-    })?;
-    let lock = lock_dir(dir)?;
+    })
+}
+
+/// Replays `dir`'s journal (writing it anew in the current format when it
+/// is missing or older) and cuts off a torn last batch: the entities, and
+/// the file ready for the writer.
+fn replay_and_trim(dir: &Path, lock: File) -> Result<(Vec<Arc<Entity>>, JournalFile), OpenError> {
     let path = dir.join(JOURNAL_FILE);
     let read_error = |source| OpenError::Read {
         path: path.clone(),
         source,
     };
-    let started = Instant::now();
     let replayed = match File::open(&path) {
         Ok(file) => Some(replay_file(&path, &file)?),
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -132,19 +151,19 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
              by a crash; none of it was acknowledged)",
             path.display(),
             torn.torn_bytes,
-            torn.good_len
+            torn.records_end
         );
     }
     let torn_bytes = replayed.as_ref().map_or(0, |r| r.torn_bytes);
     let current = replayed
         .as_ref()
         .is_some_and(|r| r.version == frame::FORMAT_VERSION);
-    let (entities, good_len) = match replayed {
-        Some(replayed) if current => (replayed.entities, replayed.good_len),
+    let (entities, records_end) = match replayed {
+        Some(replayed) if current => (replayed.entities, replayed.records_end),
         replayed => {
             let old_format = replayed.as_ref().map(|r| r.version);
             let entities = replayed.map(|r| r.entities).unwrap_or_default();
-            let len =
+            let records_end =
                 rewrite::rewrite(dir, &path, &entities).map_err(|source| OpenError::Rewrite {
                     path: path.clone(),
                     source,
@@ -157,41 +176,33 @@ pub fn open(dir: &Path) -> Result<Opened, OpenError> {
                     frame::FORMAT_VERSION
                 );
             }
-            (entities, len)
+            (entities, records_end)
         }
     };
-    let file = OpenOptions::new()
+    let handle = OpenOptions::new()
         .read(true)
         .write(true)
         .open(&path)
         .map_err(read_error)?;
-    let file_len = if torn_bytes > 0 && current {
+    let len = if torn_bytes > 0 && current {
         // The torn last batch goes (with the zeros after it).
-        file.set_len(good_len)
-            .and_then(|()| file.sync_all())
+        handle
+            .set_len(records_end)
+            .and_then(|()| handle.sync_all())
             .map_err(read_error)?;
-        good_len
+        records_end
     } else {
         // Longer when the last run crashed before trimming its zeros.
-        file.metadata().map_err(read_error)?.len()
+        handle.metadata().map_err(read_error)?.len()
     };
-    let count = entities.len();
-    log::info!(
-        "journal {}: replayed {count} entities ({good_len} bytes) in {} ms",
-        path.display(),
-        started.elapsed().as_millis()
-    );
-    let stats = Arc::new(JournalStats::new(good_len, count as u64));
-    Ok(Opened {
-        entities,
-        next_id: count as i64 + 1,
+    let file = JournalFile {
         path,
-        file,
+        handle,
         lock,
-        len: good_len,
-        file_len,
-        stats,
-    })
+        records_end,
+        len,
+    };
+    Ok((entities, file))
 }
 
 /// Replays the journal at `path` by its format's rules.
@@ -239,16 +250,7 @@ impl Opened {
     /// Starts the writer thread; `publish` makes each synced batch visible.
     pub fn start(self, publish: Publish) -> io::Result<Journal> {
         let stats = Arc::clone(&self.stats);
-        let writer = Writer {
-            next_id: self.next_id,
-            path: self.path,
-            file: self.file,
-            lock: self.lock,
-            len: self.len,
-            file_len: self.file_len,
-            publish,
-            stats: self.stats,
-        };
+        let writer = WriterThread::new(self.file, self.next_id, publish, self.stats);
         let (requests, receiver) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())

@@ -15,8 +15,8 @@ pub struct Replayed {
     /// The entities of the good records, ids 1, 2, 3, … in order.
     pub entities: Vec<Arc<Entity>>,
     /// Where the good records end: the offset of the first byte not kept.
-    pub good_len: u64,
-    /// Bytes after `good_len` up to the last non-zero one (the torn last
+    pub records_end: u64,
+    /// Bytes after `records_end` up to the last non-zero one (the torn last
     /// write), to be cut off; 0 when only zeros follow the good records.
     pub torn_bytes: u64,
 }

@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(replayed.entities.len(), 1030);
         assert_eq!(replayed.entities[1029].name, "entity 1030");
         assert_eq!(
-            (replayed.good_len, replayed.torn_bytes),
+            (replayed.records_end, replayed.torn_bytes),
             (bytes.len() as u64, 0)
         );
     }
@@ -84,7 +84,7 @@ mod tests {
         bytes[damaged] ^= 0x20;
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!(names(&replayed), [1, 2]);
-        assert_eq!(replayed.good_len, starts[1] as u64);
+        assert_eq!(replayed.records_end, starts[1] as u64);
         assert_eq!(replayed.torn_bytes, (bytes.len() - starts[1]) as u64);
     }
 
@@ -121,7 +121,10 @@ mod tests {
         bytes.resize(good + (1 << 20) + 7, 0);
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!(names(&replayed), [1, 2, 3, 4]);
-        assert_eq!((replayed.good_len, replayed.torn_bytes), (good as u64, 300));
+        assert_eq!(
+            (replayed.records_end, replayed.torn_bytes),
+            (good as u64, 300)
+        );
     }
 
     #[test]
@@ -131,7 +134,10 @@ mod tests {
         bytes.resize(good + (1 << 20), 0);
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!(replayed.entities.len(), 3);
-        assert_eq!((replayed.good_len, replayed.torn_bytes), (good as u64, 0));
+        assert_eq!(
+            (replayed.records_end, replayed.torn_bytes),
+            (good as u64, 0)
+        );
     }
 
     #[test]
@@ -197,7 +203,7 @@ mod tests {
                             "byte {at} bit {bit}: damage before the last batch"
                         );
                         assert_eq!(names(&replayed), [1, 2, 3, 4, 5]);
-                        assert_eq!(replayed.good_len, last as u64);
+                        assert_eq!(replayed.records_end, last as u64);
                         assert_eq!(replayed.torn_bytes, (bytes.len() - last) as u64);
                     }
                     Err(ReplayError::Corrupt(_)) => {
@@ -214,7 +220,7 @@ mod tests {
         let (bytes, _) = journal(&[]);
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!((replayed.version, replayed.entities.len()), (2, 0));
-        assert_eq!(replayed.good_len, FILE_HEADER_LEN as u64);
+        assert_eq!(replayed.records_end, FILE_HEADER_LEN as u64);
         let mut format_1 = Vec::new();
         encode(1, "old", "record", &mut format_1);
         let replayed = replay(&format_1[..]).unwrap();

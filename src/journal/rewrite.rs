@@ -72,7 +72,7 @@ mod tests {
         let replayed = replay(&bytes[..]).unwrap();
         assert_eq!(replayed.version, FORMAT_VERSION);
         assert_eq!(replayed.entities, entities);
-        assert_eq!((replayed.good_len, replayed.torn_bytes), (len, 0));
+        assert_eq!((replayed.records_end, replayed.torn_bytes), (len, 0));
         assert!(!dir.join("entities.journal.new").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }

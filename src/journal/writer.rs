@@ -56,31 +56,52 @@ pub enum Request {
     Stop,
 }
 
-/// The writer thread's state.
-pub struct Writer {
+/// The journal file as the writer holds it.
+pub struct JournalFile {
     pub path: PathBuf,
-    pub file: File,
+    pub handle: File,
     /// The journal directory's lock, held as long as the writer runs.
     pub lock: File,
     /// Bytes of the file header and the whole batches: where the next batch
     /// goes, and where a failed batch is cut back to.
+    pub records_end: u64,
+    /// The file's length: from `records_end` to here it holds zeros written ahead.
     pub len: u64,
-    /// The file's length: from `len` to here it holds zeros written ahead.
-    pub file_len: u64,
-    /// The id the next create gets.
-    pub next_id: i64,
-    pub publish: Publish,
-    pub stats: Arc<JournalStats>,
 }
 
-impl Writer {
-    /// Serves requests until [`Request::Stop`] or until every sender is gone.
-    pub fn run(self, requests: Receiver<Request>) {
-        let mut state = Running {
-            writer: self,
+/// The writer thread: the file, the ids, and where synced batches go.
+pub struct WriterThread {
+    file: JournalFile,
+    /// The id the next create gets.
+    next_id: i64,
+    publish: Publish,
+    stats: Arc<JournalStats>,
+    /// Set when a failed batch could not be cut off: the file's end is
+    /// unknown, so nothing more is written until a restart.
+    broken: Option<String>,
+    /// The batch being written, frame and records (kept to reuse its memory).
+    buffer: Vec<u8>,
+}
+
+impl WriterThread {
+    pub fn new(
+        file: JournalFile,
+        next_id: i64,
+        publish: Publish,
+        stats: Arc<JournalStats>,
+    ) -> Self {
+        Self {
+            file,
+            next_id,
+            publish,
+            stats,
             broken: None,
             buffer: Vec::new(),
-        };
+        }
+    }
+
+    /// Serves requests until [`Request::Stop`] or until every sender is gone.
+    pub fn run(mut self, requests: Receiver<Request>) {
         let mut batch = Vec::new();
         let mut stopping = false;
         while !stopping {
@@ -96,23 +117,12 @@ impl Writer {
                 }
             }
             if !batch.is_empty() {
-                state.commit(&mut batch);
+                self.commit(&mut batch);
             }
         }
-        state.close();
+        self.close();
     }
-}
 
-struct Running {
-    writer: Writer,
-    /// Set when a failed batch could not be cut off: the file's end is
-    /// unknown, so nothing more is written until a restart.
-    broken: Option<String>,
-    /// The batch being written, frame and records (kept to reuse its memory).
-    buffer: Vec<u8>,
-}
-
-impl Running {
     /// Writes, syncs, publishes and answers one batch, emptying it.
     fn commit(&mut self, batch: &mut Vec<(NewEntity, oneshot::Sender<Answer>)>) {
         if let Some(reason) = &self.broken {
@@ -121,7 +131,7 @@ impl Running {
             }
             return;
         }
-        let first_id = self.writer.next_id;
+        let first_id = self.next_id;
         self.buffer.clear();
         let start = start_batch(&mut self.buffer);
         let mut entities = Vec::with_capacity(batch.len());
@@ -140,13 +150,11 @@ impl Running {
         finish_batch(&mut self.buffer, start, entities.len());
         match self.write_and_sync() {
             Ok(()) => {
-                self.writer.len += self.buffer.len() as u64;
-                self.writer.file_len = self.writer.file_len.max(self.writer.len);
-                self.writer.next_id += entities.len() as i64;
-                self.writer
-                    .stats
-                    .set(self.writer.len, self.writer.next_id - 1);
-                (self.writer.publish)(&entities);
+                self.file.records_end += self.buffer.len() as u64;
+                self.file.len = self.file.len.max(self.file.records_end);
+                self.next_id += entities.len() as i64;
+                self.stats.set(self.file.records_end, self.next_id - 1);
+                (self.publish)(&entities);
                 for (done, entity) in waiting.into_iter().zip(entities) {
                     let _ = done.send(Ok(entity));
                 }
@@ -170,15 +178,15 @@ impl Running {
             "journal::write fail point"
         )));
         self.reserve(self.buffer.len() as u64);
-        self.writer
-            .file
-            .write_all_at(&self.buffer, self.writer.len)?;
+        self.file
+            .handle
+            .write_all_at(&self.buffer, self.file.records_end)?;
         fail::fail_point!("journal::sync", |_| Err(io::Error::other(
             "journal::sync fail point"
         )));
         let started = Instant::now();
-        let synced = self.writer.file.sync_data();
-        self.writer.stats.observe_sync(started.elapsed());
+        let synced = self.file.handle.sync_data();
+        self.stats.observe_sync(started.elapsed());
         synced
     }
 
@@ -187,40 +195,40 @@ impl Running {
     /// file-size limit) is no error here: the records then go past the
     /// zeros, and their own write reports it.
     fn reserve(&mut self, bytes: u64) {
-        let end = self.writer.len + bytes;
-        if end <= self.writer.file_len {
+        let end = self.file.records_end + bytes;
+        if end <= self.file.len {
             return;
         }
         let target = end.div_ceil(GROW_BYTES) * GROW_BYTES;
-        while self.writer.file_len < target {
-            let piece = (target - self.writer.file_len).min(ZEROS.len() as u64) as usize;
+        while self.file.len < target {
+            let piece = (target - self.file.len).min(ZEROS.len() as u64) as usize;
             let written = self
-                .writer
                 .file
-                .write_all_at(&ZEROS[..piece], self.writer.file_len);
+                .handle
+                .write_all_at(&ZEROS[..piece], self.file.len);
             if let Err(error) = written {
                 log::debug!("journal: cannot grow the file ahead: {error}");
                 // Part of the piece may be written: know where the file ends.
-                if let Ok(metadata) = self.writer.file.metadata() {
-                    self.writer.file_len = self.writer.file_len.max(metadata.len());
+                if let Ok(metadata) = self.file.handle.metadata() {
+                    self.file.len = self.file.len.max(metadata.len());
                 }
                 return;
             }
-            self.writer.file_len += piece as u64;
+            self.file.len += piece as u64;
         }
     }
 
     /// After a failed write or sync: cuts the file back to its whole batches
     /// (and syncs that), or marks the journal broken if even that fails.
     fn cut_back(&mut self, error: &io::Error, failed: usize) -> CommitError {
-        let len = self.writer.len;
+        let len = self.file.records_end;
         let cut = self.cut_to(len);
         match cut {
             Ok(()) => {
                 log::error!(
                     "journal {}: write failed ({error}); {failed} create(s) answered \
                      UNAVAILABLE, journal cut back to {len} bytes",
-                    self.writer.path.display()
+                    self.file.path.display()
                 );
                 CommitError::WriteFailed(error.to_string())
             }
@@ -231,7 +239,7 @@ impl Running {
                 );
                 log::error!(
                     "journal {}: {reason}; creates are refused until a restart",
-                    self.writer.path.display()
+                    self.file.path.display()
                 );
                 self.broken = Some(reason.clone());
                 CommitError::NeedsRestart(reason)
@@ -247,9 +255,9 @@ impl Running {
         fail::fail_point!("journal::cut", |_| Err(io::Error::other(
             "journal::cut fail point"
         )));
-        self.writer.file.set_len(len)?;
-        self.writer.file_len = len;
-        self.writer.file.sync_data()
+        self.file.handle.set_len(len)?;
+        self.file.len = len;
+        self.file.handle.sync_data()
     }
 
     /// The graceful end: the zeros written ahead are trimmed, a last sync,
@@ -257,25 +265,25 @@ impl Running {
     /// more try at cutting off the records that were answered with an error,
     /// so a restart does not bring them back.
     fn close(mut self) {
-        let len = self.writer.len;
-        if self.broken.is_some() || self.writer.file_len > len {
+        let len = self.file.records_end;
+        if self.broken.is_some() || self.file.len > len {
             if let Err(error) = self.cut_to(len) {
                 log::error!(
                     "journal {}: cannot cut the file back to its {len} bytes of records \
                      ({error}); a restart replays what lies after them",
-                    self.writer.path.display()
+                    self.file.path.display()
                 );
             }
         }
-        let path = self.writer.path.display();
-        match self.writer.file.sync_all() {
+        let path = self.file.path.display();
+        match self.file.handle.sync_all() {
             Ok(()) => log::info!(
                 "journal {path} closed: {} entities, {} bytes",
-                self.writer.next_id - 1,
-                self.writer.len
+                self.next_id - 1,
+                self.file.records_end
             ),
             Err(error) => log::error!("journal {path}: final sync failed: {error}"),
         }
-        drop(self.writer.lock);
+        drop(self.file.lock);
     }
 }
