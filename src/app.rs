@@ -21,8 +21,6 @@ use crate::store::Store;
 
 /// How long running gRPC calls may take to finish once a stop begins.
 const GRPC_STOP_GRACE: Duration = Duration::from_secs(5);
-/// How long a REST request body may take to arrive.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +132,7 @@ impl Service {
                 addr: http_bind,
                 threads: config.http_threads(),
                 idle_timeout: config.idle_timeout(),
-                body_timeout: BODY_TIMEOUT,
+                body_timeout: config.body_timeout(),
             },
             gateway,
         );

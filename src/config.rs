@@ -26,6 +26,8 @@ pub mod defaults {
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     /// `--http-idle-timeout-ms`.
     pub const HTTP_IDLE_TIMEOUT_MS: u64 = 30_000;
+    /// `--http-body-timeout-ms`.
+    pub const HTTP_BODY_TIMEOUT_MS: u64 = 10_000;
     /// `--grpc-completion-queues`: the server and this process's own client
     /// share one completion-queue thread, which on small machines beats more.
     pub const GRPC_COMPLETION_QUEUES: u16 = 1;
@@ -82,6 +84,9 @@ pub struct Config {
     /// Idle keep-alive REST connections are closed after this many milliseconds.
     #[arg(long, env = "ENTITY_HTTP_IDLE_TIMEOUT_MS", default_value_t = defaults::HTTP_IDLE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_idle_timeout_ms: u64,
+    /// A REST request body must arrive within this many milliseconds (else 408).
+    #[arg(long, env = "ENTITY_HTTP_BODY_TIMEOUT_MS", default_value_t = defaults::HTTP_BODY_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
     /// gRPC completion queues (threads) of the server, shared with this
     /// process's own client (on small machines more queues only add thread
     /// switches).
@@ -114,6 +119,7 @@ impl Default for Config {
             auth_token: None,
             max_body_bytes: defaults::MAX_BODY_BYTES,
             http_idle_timeout_ms: defaults::HTTP_IDLE_TIMEOUT_MS,
+            http_body_timeout_ms: defaults::HTTP_BODY_TIMEOUT_MS,
             grpc_completion_queues: defaults::GRPC_COMPLETION_QUEUES,
             grpc_max_message_bytes: defaults::GRPC_MAX_MESSAGE_BYTES,
             grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
@@ -141,6 +147,11 @@ impl Config {
     /// The REST idle timeout.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.http_idle_timeout_ms)
+    }
+
+    /// How long a REST request body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
     }
 
     /// REST worker threads: `--http-threads`, else a count that fits the
