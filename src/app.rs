@@ -42,6 +42,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Journal(#[from] OpenError),
+    #[error("{}", crate::config::EMPTY_TOKEN)]
+    EmptyToken,
 }
 
 /// The service entry point.
@@ -63,6 +65,9 @@ pub struct Running {
 impl Service {
     /// Binds both listeners and starts serving.
     pub fn start(config: &Config) -> Result<Running, StartError> {
+        if config.auth_token.as_deref() == Some("") {
+            return Err(StartError::EmptyToken);
+        }
         raise_open_file_limit();
         let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
         let http_bind = parse_addr("REST", &config.http_addr)?;

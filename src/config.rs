@@ -75,8 +75,8 @@ pub struct Config {
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
     #[arg(long, env = "ENTITY_DEADLINE_MS", default_value_t = defaults::DEADLINE_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub deadline_ms: u64,
-    /// Bearer token required on every entity call (unset = open).
-    #[arg(long, env = "ENTITY_AUTH_TOKEN", hide_env_values = true)]
+    /// Bearer token required on every entity call (unset = open; empty = an error).
+    #[arg(long, env = "ENTITY_AUTH_TOKEN", hide_env_values = true, value_parser = non_empty_token)]
     pub auth_token: Option<String>,
     /// Largest accepted REST request body, in bytes.
     #[arg(long, env = "ENTITY_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
@@ -167,6 +167,20 @@ impl Config {
             };
             (cores * per_core).max(at_least)
         })
+    }
+}
+
+/// Why an empty token is refused (at parse time and at start).
+pub const EMPTY_TOKEN: &str =
+    "the auth token is empty; give a token, or leave it unset to serve without one";
+
+/// `--auth-token` / `ENTITY_AUTH_TOKEN`: an empty value would read as "no
+/// token", serving everything openly to an operator who meant to lock it.
+fn non_empty_token(value: &str) -> Result<String, &'static str> {
+    if value.is_empty() {
+        Err(EMPTY_TOKEN)
+    } else {
+        Ok(value.to_string())
     }
 }
 

@@ -6,6 +6,8 @@
 //!
 //! - `helpers`: the service in-process, the HTTP and gRPC clients, child processes, waits.
 //! - `cli`: `entity-service client …` and `demo` as subprocesses.
+//! - `edge`: hostile clients at the REST edge: framing, upgrades, slow bodies,
+//!   stops with requests sent, forged log lines, an empty token, huge lengths.
 //! - `grpc`: the gRPC contract through the grpcio client.
 //! - `hardening`: idle and hostile connections, descriptor exhaustion, slow watchers.
 //! - `journal`: `--data-dir`: restarts, crashes, torn tails, corruption, disk errors.
@@ -19,6 +21,7 @@
 mod helpers;
 
 mod cli;
+mod edge;
 mod grpc;
 mod hardening;
 mod journal;
