@@ -5,6 +5,8 @@
 //! the real service (in-process, or the binary where a signal or a crash
 //! matters) over a raw socket.
 //!
+//! - `logs`: access lines cannot be forged.
 //! - `token`: an empty token is a start-up error.
 
+mod logs;
 mod token;
