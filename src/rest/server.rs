@@ -7,19 +7,29 @@
 //! so a client that trickles a request cannot hold a connection forever.
 //! Workers wait for requests with a short timeout, so they move to a new
 //! acceptor generation, and notice a stop, without being woken.
+//!
+//! Requests are taken one at a time, and each head is checked (see
+//! [`super::framing`]) before the next request is taken: tiny_http may
+//! already have parsed a later request from the same connection (a body it
+//! misread as one), and a refused head marks its connection closed first.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::acceptor::Acceptor;
+use super::closing::Closer;
+use super::framing::{self, Body};
 use super::reply::Reply;
-use super::routes::{BodyError, BodySource, Gateway, Incoming, Route};
+use super::request_body::{header, RequestBody};
+use super::routes::{Gateway, Incoming, Route};
+use crate::logging::Escaped;
 use crate::request_id;
+use crate::sync::lock;
 
 /// Largest request head (request line and headers) answered normally;
 /// larger ones get 431.
@@ -63,8 +73,19 @@ struct Shared {
     /// Where the supervisor connects to keep the acceptor from timing out.
     heartbeat_addr: SocketAddr,
     stopping: AtomicBool,
+    /// Held while a request is taken and its head checked.
+    taking: Mutex<()>,
     gateway: Gateway,
+    closer: Closer,
     options: RestServerOptions,
+}
+
+/// A request just taken from tiny_http.
+enum Taken {
+    /// To answer; the framing of its body, or the refusal of its head.
+    Serve(tiny_http::Request, Result<Body, Reply>),
+    /// From a connection we closed: let go without an answer.
+    Discard(tiny_http::Request),
 }
 
 /// Binds the listening socket with the options accepted sockets inherit.
@@ -92,7 +113,9 @@ impl RestServer {
             acceptor: Acceptor::new(listener, options.idle_timeout)?,
             heartbeat_addr: crate::config::reachable(addr),
             stopping: AtomicBool::new(false),
+            taking: Mutex::new(()),
             gateway,
+            closer: Closer::new(addr.port(), options.idle_timeout),
             options,
         });
         let mut threads = Vec::new();
@@ -133,22 +156,49 @@ impl Shared {
     }
 
     fn work(&self) {
-        while self.running() {
-            let mut poll = WORKER_POLL;
-            if self.acceptor.has_retired() {
-                if let Some(request) = self.acceptor.try_retired_request() {
-                    self.serve(request);
-                    continue;
+        loop {
+            match self.take() {
+                Some(Taken::Serve(request, framing)) => self.serve(request, framing),
+                Some(Taken::Discard(request)) => {
+                    let unread = request.body_length().unwrap_or(0);
+                    self.closer.discard(request, unread);
                 }
-                poll = WORKER_POLL_WITH_RETIRED;
+                None if !self.running() => return,
+                None => {}
             }
-            let generation = self.acceptor.current();
-            match generation.http.recv_timeout(poll) {
-                Ok(Some(request)) => self.serve(request),
-                Ok(None) => {}
-                Err(error) => self
-                    .acceptor
-                    .replace(&generation, &error.to_string(), &|| self.running()),
+        }
+    }
+
+    /// The next request and the check of its head, in the order tiny_http
+    /// queued them (one taker at a time), or None after a wait.
+    fn take(&self) -> Option<Taken> {
+        let _turn = lock(&self.taking);
+        let request = self.next_request()?;
+        if self.closer.is_closed(&request) {
+            return Some(Taken::Discard(request));
+        }
+        let framing = framing::check(request.method().as_str(), request.headers());
+        if framing.is_err() {
+            self.closer.mark_closed(&request);
+        }
+        Some(Taken::Serve(request, framing))
+    }
+
+    fn next_request(&self) -> Option<tiny_http::Request> {
+        let mut poll = WORKER_POLL;
+        if self.acceptor.has_retired() {
+            if let Some(request) = self.acceptor.try_retired_request() {
+                return Some(request);
+            }
+            poll = WORKER_POLL_WITH_RETIRED;
+        }
+        let generation = self.acceptor.current();
+        match generation.http.recv_timeout(poll) {
+            Ok(request) => request,
+            Err(error) => {
+                self.acceptor
+                    .replace(&generation, &error.to_string(), &|| self.running());
+                None
             }
         }
     }
@@ -193,28 +243,38 @@ impl Shared {
         }
     }
 
-    /// Answers one request and logs it.
-    fn serve(&self, mut request: tiny_http::Request) {
+    /// Answers one request and logs it. An answer on a connection whose
+    /// body was not read to its end (or whose head was refused) closes it.
+    fn serve(&self, mut request: tiny_http::Request, framing: Result<Body, Reply>) {
         let started = Instant::now();
         let request_id =
             request_id::accept_or_generate(header(&request, "X-Request-Id").map(str::as_bytes));
         let method = request.method().as_str().to_string();
         let url = request.url().to_string();
         let route = Route::of(url.split('?').next().unwrap_or("")).pattern();
-        let head_bytes = method.len()
-            + url.len()
-            + request
-                .headers()
-                .iter()
-                .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-                .sum::<usize>();
-        let reply = if head_bytes > MAX_HEAD_BYTES {
-            Reply::error(
-                431,
-                format!("request head is larger than {MAX_HEAD_BYTES} bytes"),
-            )
-        } else {
-            self.answer(&mut request, &method, &url, &request_id, route)
+        let declared = request.body_length().unwrap_or(0);
+        let (reply, closes, unread) = match framing {
+            Err(refusal) => (refusal, true, declared),
+            Ok(framing) if head_bytes(&request) > MAX_HEAD_BYTES => (
+                Reply::error(
+                    431,
+                    format!("request head is larger than {MAX_HEAD_BYTES} bytes"),
+                ),
+                framing.on_the_wire(),
+                declared,
+            ),
+            Ok(framing) => {
+                let mut body = RequestBody::new(
+                    &mut request,
+                    framing,
+                    &self.closer,
+                    self.options.body_timeout,
+                    self.options.idle_timeout,
+                );
+                let reply = self.answer(&mut body, &method, &url, &request_id, route);
+                body.drain_unread();
+                (reply, body.left_on_the_wire(), body.unread())
+            }
         };
         let status = reply.status;
         // Counted before the answer leaves, so a client that reads /metrics
@@ -222,12 +282,16 @@ impl Shared {
         self.gateway
             .metrics()
             .observe_http(&method, route, status, started.elapsed());
-        if let Err(error) = request.respond(into_response(reply, &request_id)) {
+        if closes {
+            self.closer
+                .answer_and_close(request, &reply, &request_id, unread);
+        } else if let Err(error) = request.respond(into_response(reply, &request_id)) {
             log::debug!("response not delivered: {error}");
         }
         log::info!(
             target: "access",
-            "http method={method} route={route} status={status} latency_us={} request_id={request_id}",
+            "http method={} route={route} status={status} latency_us={} request_id={request_id}",
+            Escaped(&method),
             started.elapsed().as_micros()
         );
     }
@@ -237,13 +301,13 @@ impl Shared {
     /// Runs the gateway on a request; a panic becomes a 500 for this request only.
     fn answer(
         &self,
-        request: &mut tiny_http::Request,
+        body: &mut RequestBody<'_>,
         method: &str,
         url: &str,
         request_id: &str,
         route: &str,
     ) -> Reply {
-        let authorization = header(request, "Authorization").map(str::to_string);
+        let authorization = header(body.request(), "Authorization").map(str::to_string);
         crate::containment::contain(|| {
             let incoming = Incoming {
                 method,
@@ -251,25 +315,24 @@ impl Shared {
                 authorization: authorization.as_deref(),
                 request_id,
             };
-            let mut body = RequestBody {
-                request,
-                timeout: self.options.body_timeout,
-            };
-            self.gateway.handle(&incoming, &mut body)
+            self.gateway.handle(&incoming, body)
         })
         .unwrap_or_else(|_| {
-            log::error!("REST handler panicked on {method} {route}");
+            log::error!("REST handler panicked on {} {route}", Escaped(method));
             Reply::error(500, "internal error")
         })
     }
 }
 
-fn header<'r>(request: &'r tiny_http::Request, name: &'static str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+/// The size of a request's head, as counted against [`MAX_HEAD_BYTES`].
+fn head_bytes(request: &tiny_http::Request) -> usize {
+    request.method().as_str().len()
+        + request.url().len()
+        + request
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+            .sum::<usize>()
 }
 
 fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
@@ -285,54 +348,4 @@ fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io:
         add(name, value);
     }
     response
-}
-
-/// Reads and drops what is left of an oversized body (up to a cap), so that a
-/// chunked body does not leave the connection mid-message: tiny_http drains
-/// Content-Length bodies itself, but not chunked ones, and it cannot be told
-/// to close the connection instead.
-fn discard_rest(reader: &mut dyn std::io::Read, limit: usize) {
-    let cap = (limit as u64).saturating_mul(16).max(1 << 20);
-    let _ = std::io::copy(&mut std::io::Read::take(reader, cap), &mut std::io::sink());
-}
-
-/// A tiny_http request body, read with a size limit and an overall deadline.
-struct RequestBody<'r> {
-    request: &'r mut tiny_http::Request,
-    timeout: Duration,
-}
-
-impl BodySource for RequestBody<'_> {
-    fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        if self.request.body_length().is_some_and(|len| len > limit) {
-            return Err(BodyError::TooLarge(limit));
-        }
-        let started = Instant::now();
-        let mut body = Vec::with_capacity(self.request.body_length().unwrap_or(0).min(limit));
-        let mut chunk = [0u8; 8192];
-        let reader = self.request.as_reader();
-        loop {
-            let read = reader.read(&mut chunk).map_err(|e| match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => BodyError::TooSlow,
-                _ => BodyError::Io(e.to_string()),
-            })?;
-            if read == 0 {
-                return match self.request.body_length() {
-                    Some(declared) if body.len() < declared => Err(BodyError::Io(format!(
-                        "the body ended after {} of its {declared} bytes",
-                        body.len()
-                    ))),
-                    _ => Ok(body),
-                };
-            }
-            if body.len() + read > limit {
-                discard_rest(reader, limit);
-                return Err(BodyError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk[..read]);
-            if started.elapsed() > self.timeout {
-                return Err(BodyError::TooSlow);
-            }
-        }
-    }
 }
