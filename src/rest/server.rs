@@ -12,10 +12,17 @@
 //! [`super::framing`]) before the next request is taken: tiny_http may
 //! already have parsed a later request from the same connection (a body it
 //! misread as one), and a refused head marks its connection closed first.
+//!
+//! A stop drains: workers keep answering until no request has come for
+//! [`DRAIN_QUIET`] (or the body timeout has passed since the stop began),
+//! so whatever clients sent before it gets its answer. Then the listener
+//! stops accepting, every connection still open is closed, and requests
+//! tiny_http parsed after that are let go without an answer (never its
+//! empty 500).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,6 +34,7 @@ use super::framing::{self, Body};
 use super::reply::Reply;
 use super::request_body::{header, RequestBody};
 use super::routes::{Gateway, Incoming, Route};
+use super::socket::sockets_on;
 use crate::logging::Escaped;
 use crate::request_id;
 use crate::sync::lock;
@@ -40,6 +48,11 @@ const WORKER_POLL: Duration = Duration::from_millis(250);
 /// The same while retired generations may still send requests (rare: only
 /// after accept errors), which workers then also answer.
 const WORKER_POLL_WITH_RETIRED: Duration = Duration::from_millis(2);
+/// How long workers wait for a request while a stop drains.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// A stop's drain ends once no request has come for this long: requests
+/// sent before the stop have reached the queue by then.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// How often the supervisor checks that the accept queue drains.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
 /// Longest time between two heartbeat connections to our own listener.
@@ -73,6 +86,10 @@ struct Shared {
     /// Where the supervisor connects to keep the acceptor from timing out.
     heartbeat_addr: SocketAddr,
     stopping: AtomicBool,
+    /// When the stop began.
+    stop_began: OnceLock<Instant>,
+    /// When a worker last took a request.
+    last_request: Mutex<Instant>,
     /// Held while a request is taken and its head checked.
     taking: Mutex<()>,
     gateway: Gateway,
@@ -113,6 +130,8 @@ impl RestServer {
             acceptor: Acceptor::new(listener, options.idle_timeout)?,
             heartbeat_addr: crate::config::reachable(addr),
             stopping: AtomicBool::new(false),
+            stop_began: OnceLock::new(),
+            last_request: Mutex::new(Instant::now()),
             taking: Mutex::new(()),
             gateway,
             closer: Closer::new(addr.port(), options.idle_timeout),
@@ -140,13 +159,16 @@ impl RestServer {
         })
     }
 
-    /// Stops accepting, lets workers finish the requests they are serving,
-    /// and returns once they have. Idle keep-alive connections do not delay it.
+    /// Answers what clients have sent (the drain), then stops accepting,
+    /// closes every connection, and returns. Idle keep-alive connections do
+    /// not delay it; a client still sending delays it at most the body timeout.
     pub fn stop(self) {
+        let _ = self.shared.stop_began.set(Instant::now());
         self.shared.stopping.store(true, Ordering::SeqCst);
         for thread in self.threads {
             let _ = thread.join();
         }
+        self.shared.close_everything();
     }
 }
 
@@ -163,10 +185,19 @@ impl Shared {
                     let unread = request.body_length().unwrap_or(0);
                     self.closer.discard(request, unread);
                 }
-                None if !self.running() => return,
+                None if self.drained() => return,
                 None => {}
             }
         }
+    }
+
+    /// Whether a stop has begun and its drain is over.
+    fn drained(&self) -> bool {
+        let Some(began) = self.stop_began.get() else {
+            return false;
+        };
+        lock(&self.last_request).elapsed() >= DRAIN_QUIET
+            || began.elapsed() >= self.options.body_timeout
     }
 
     /// The next request and the check of its head, in the order tiny_http
@@ -174,6 +205,7 @@ impl Shared {
     fn take(&self) -> Option<Taken> {
         let _turn = lock(&self.taking);
         let request = self.next_request()?;
+        *lock(&self.last_request) = Instant::now();
         if self.closer.is_closed(&request) {
             return Some(Taken::Discard(request));
         }
@@ -185,7 +217,11 @@ impl Shared {
     }
 
     fn next_request(&self) -> Option<tiny_http::Request> {
-        let mut poll = WORKER_POLL;
+        let mut poll = if self.running() {
+            WORKER_POLL
+        } else {
+            DRAIN_POLL
+        };
         if self.acceptor.has_retired() {
             if let Some(request) = self.acceptor.try_retired_request() {
                 return Some(request);
@@ -199,6 +235,25 @@ impl Shared {
                 self.acceptor
                     .replace(&generation, &error.to_string(), &|| self.running());
                 None
+            }
+        }
+    }
+
+    /// The end of a stop: no more connections, every open one closed, and
+    /// what tiny_http still parses from them let go without an answer.
+    fn close_everything(&self) {
+        self.acceptor.stop_listening();
+        for (socket, _) in sockets_on(self.heartbeat_addr.port()) {
+            socket.close();
+        }
+        let quiet_since = Instant::now();
+        while quiet_since.elapsed() < DRAIN_POLL * 5 {
+            match self.acceptor.try_any_request() {
+                Some(request) => {
+                    let unread = request.body_length().unwrap_or(0);
+                    self.closer.discard(request, unread);
+                }
+                None => std::thread::sleep(DRAIN_POLL / 4),
             }
         }
     }

@@ -8,6 +8,7 @@
 //! - `framing`: invalid or conflicting lengths, unread bodies, `Expect`.
 //! - `upgrade`: `Connection: upgrade` and `Upgrade` refused at once.
 //! - `slow_bodies`: the body timeout for stalled, trickled and oversized bodies.
+//! - `stop`: a graceful stop answers what was sent before it.
 //! - `logs`: access lines cannot be forged.
 //! - `token`: an empty token is a start-up error.
 //! - `huge_length`: a declared length beyond any buffer.
@@ -16,6 +17,7 @@ mod framing;
 mod huge_length;
 mod logs;
 mod slow_bodies;
+mod stop;
 mod token;
 mod upgrade;
 
