@@ -55,8 +55,16 @@ const DRAIN_POLL: Duration = Duration::from_millis(20);
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// How often the supervisor checks that the accept queue drains.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
-/// Longest time between two heartbeat connections to our own listener.
+/// Longest time between two heartbeat connections to our own listener
+/// while requests come.
 const HEARTBEAT_MAX_PERIOD: Duration = Duration::from_millis(100);
+/// The same once no request has come for [`QUIET_AFTER`]: each heartbeat is
+/// a task for one of tiny_http's connection threads, which end after 5 s
+/// without one, so frequent heartbeats would keep ~50 idle threads alive
+/// after a burst of connections; at this pace about five stay.
+const QUIET_HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+/// How long without a request before the heartbeat slows down.
+const QUIET_AFTER: Duration = Duration::from_secs(2);
 /// Checks in a row in which the accept queue grew before the acceptor is
 /// presumed dead: a live one, however busy, keeps taking connections, while
 /// behind a dead one the heartbeats alone make the queue grow at every check.
@@ -270,19 +278,24 @@ impl Shared {
         //   behind busy ones (it counts a just-woken thread as idle); the
         //   heartbeat's short task makes a pool thread free up and take it,
         //   so such a connection waits at most one heartbeat.
-        let heartbeat_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
-        let tick = WATCHDOG_PERIOD.min(heartbeat_every);
+        // While no request comes the heartbeat slows down, and the watchdog
+        // with it (each check must see a heartbeat behind a dead acceptor).
+        let busy_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
+        let quiet_every = (self.options.idle_timeout / 3).min(QUIET_HEARTBEAT_PERIOD);
+        let tick = WATCHDOG_PERIOD.min(busy_every);
         let mut strikes = 0;
         let mut last_queue = 0;
         let mut last_check = Instant::now();
         let mut last_heartbeat = Instant::now();
         while self.running() {
             std::thread::sleep(tick);
+            let quiet = lock(&self.last_request).elapsed() >= QUIET_AFTER;
+            let heartbeat_every = if quiet { quiet_every } else { busy_every };
             if last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
                 let _ = std::net::TcpStream::connect_timeout(&self.heartbeat_addr, tick);
             }
-            if last_check.elapsed() < WATCHDOG_PERIOD {
+            if last_check.elapsed() < WATCHDOG_PERIOD.max(heartbeat_every) {
                 continue;
             }
             last_check = Instant::now();

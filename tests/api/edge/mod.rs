@@ -9,6 +9,7 @@
 //! - `upgrade`: `Connection: upgrade` and `Upgrade` refused at once.
 //! - `slow_bodies`: the body timeout for stalled, trickled and oversized bodies.
 //! - `stop`: a graceful stop answers what was sent before it.
+//! - `pool`: tiny_http's connection threads return after a burst.
 //! - `logs`: access lines cannot be forged.
 //! - `token`: an empty token is a start-up error.
 //! - `huge_length`: a declared length beyond any buffer.
@@ -16,6 +17,7 @@
 mod framing;
 mod huge_length;
 mod logs;
+mod pool;
 mod slow_bodies;
 mod stop;
 mod token;
