@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::reply::Reply;
-use super::socket::ConnectionSocket;
+use super::socket::{ConnectionSocket, SocketFinder};
 use crate::sync::lock;
 
 /// The largest unread body whose drain buffer tiny_http may allocate.
@@ -37,8 +37,7 @@ pub const MAX_DRAIN_BYTES: usize = 64 << 20;
 /// Connections closed by an answer of ours, by peer, until they cannot send
 /// any more requests.
 pub struct Closer {
-    /// Our listener's port (the local port of every connection).
-    port: u16,
+    sockets: SocketFinder,
     closed: Mutex<HashMap<SocketAddr, Instant>>,
     /// Whether `closed` has entries (checked without the lock).
     any_closed: AtomicBool,
@@ -52,7 +51,7 @@ pub struct Closer {
 impl Closer {
     pub fn new(port: u16, remember: Duration) -> Self {
         Self {
-            port,
+            sockets: SocketFinder::new(port),
             closed: Mutex::new(HashMap::new()),
             any_closed: AtomicBool::new(false),
             remember,
@@ -62,7 +61,7 @@ impl Closer {
 
     /// The socket of a request's connection, if it can be found.
     pub fn socket_of(&self, request: &tiny_http::Request) -> Option<ConnectionSocket> {
-        ConnectionSocket::find(self.port, *request.remote_addr()?)
+        self.sockets.find(*request.remote_addr()?)
     }
 
     /// Remembers that the connection of `request` is being closed, so later

@@ -8,14 +8,58 @@
 //! connection is unique by those). We find it among `/proc/self/fd` and
 //! work on a duplicate of it, so the check and the action concern one and
 //! the same socket even if tiny_http closes its descriptor meanwhile.
-//! Looking costs one pass over the descriptors, so it is done only for the
-//! requests that need it (bodies read from the socket, answers that close).
+//! A pass over the descriptors is done only for the requests that need it
+//! (bodies read from the socket, answers that close), and it remembers
+//! where every connection was, so the next lookup of a connection still
+//! open costs one check.
 
+use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use socket2::SockRef;
+
+use crate::sync::lock;
+
+/// Finds the sockets of connections to our listener, by peer.
+pub struct SocketFinder {
+    /// Our listener's port (the local port of every connection).
+    port: u16,
+    /// Where each connection was at the last pass over the descriptors.
+    known: Mutex<HashMap<SocketAddr, i32>>,
+}
+
+impl SocketFinder {
+    pub fn new(port: u16) -> Self {
+        Self {
+            port,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The socket of the connection from `peer`.
+    pub fn find(&self, peer: SocketAddr) -> Option<ConnectionSocket> {
+        let mut known = lock(&self.known);
+        if let Some(&number) = known.get(&peer) {
+            if let Some((socket, remote)) = connection_at(number, self.port) {
+                if remote == peer {
+                    return Some(socket);
+                }
+            }
+        }
+        known.clear();
+        let mut found = None;
+        for (number, socket, remote) in connections_on(self.port) {
+            known.insert(remote, number);
+            if remote == peer {
+                found = Some(socket);
+            }
+        }
+        found
+    }
+}
 
 /// A duplicate of one accepted connection's socket.
 pub struct ConnectionSocket {
@@ -23,13 +67,6 @@ pub struct ConnectionSocket {
 }
 
 impl ConnectionSocket {
-    /// The socket of the connection from `peer` to our listener's `port`.
-    pub fn find(port: u16, peer: SocketAddr) -> Option<Self> {
-        sockets_on(port)
-            .find(|(_, remote)| *remote == peer)
-            .map(|(socket, _)| socket)
-    }
-
     /// Ends the connection both ways: what the client sent and nobody has
     /// read yet reads as the end, and nothing more is written after what
     /// was flushed. tiny_http's reader and writer then finish on their own.
@@ -57,15 +94,26 @@ impl ConnectionSocket {
 
 /// Every accepted connection on our listener's `port`, with its peer.
 pub fn sockets_on(port: u16) -> impl Iterator<Item = (ConnectionSocket, SocketAddr)> {
+    connections_on(port).map(|(_, socket, peer)| (socket, peer))
+}
+
+/// Every accepted connection on `port`: descriptor number, socket, peer.
+fn connections_on(port: u16) -> impl Iterator<Item = (i32, ConnectionSocket, SocketAddr)> {
     let entries = std::fs::read_dir("/proc/self/fd").into_iter().flatten();
     entries.filter_map(move |entry| {
         let number: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let fd = duplicate(number)?;
-        let socket = SockRef::from(&fd);
-        let local = socket.local_addr().ok()?.as_socket()?;
-        let peer = socket.peer_addr().ok()?.as_socket()?;
-        (local.port() == port).then_some((ConnectionSocket { fd }, peer))
+        let (socket, peer) = connection_at(number, port)?;
+        Some((number, socket, peer))
     })
+}
+
+/// The connection on `port` that descriptor `number` is, with its peer.
+fn connection_at(number: i32, port: u16) -> Option<(ConnectionSocket, SocketAddr)> {
+    let fd = duplicate(number)?;
+    let socket = SockRef::from(&fd);
+    let local = socket.local_addr().ok()?.as_socket()?;
+    let peer = socket.peer_addr().ok()?.as_socket()?;
+    (local.port() == port).then_some((ConnectionSocket { fd }, peer))
 }
 
 /// A close-on-exec duplicate of descriptor `number`, if it is open.
