@@ -212,6 +212,10 @@ impl Shared {
     /// queued them (one taker at a time), or None after a wait.
     fn take(&self) -> Option<Taken> {
         let _turn = lock(&self.taking);
+        if self.drained() {
+            // The stop's drain ended while this worker waited for its turn.
+            return None;
+        }
         let request = self.next_request()?;
         *lock(&self.last_request) = Instant::now();
         if self.closer.is_closed(&request) {
