@@ -8,7 +8,8 @@
 //! then shut down (see [`super::socket`]). Requests that tiny_http has
 //! already parsed from such a connection (pipelined, or a body it took for
 //! a request) are let go without an answer: their connection is remembered
-//! as closed, and they never reach a handler.
+//! as closed (by peer address and socket, so a new connection that reuses
+//! the address is not mistaken for it), and they never reach a handler.
 //!
 //! Letting go of a request whose body was not read makes tiny_http drain
 //! the rest into a buffer of the declared length, allocated at once (a
@@ -34,11 +35,18 @@ use crate::sync::lock;
 /// The largest unread body whose drain buffer tiny_http may allocate.
 pub const MAX_DRAIN_BYTES: usize = 64 << 20;
 
+/// A connection closed by an answer of ours.
+struct Closed {
+    at: Instant,
+    /// Its socket (None if it could not be found).
+    socket: Option<u64>,
+}
+
 /// Connections closed by an answer of ours, by peer, until they cannot send
 /// any more requests.
 pub struct Closer {
     sockets: SocketFinder,
-    closed: Mutex<HashMap<SocketAddr, Instant>>,
+    closed: Mutex<HashMap<SocketAddr, Closed>>,
     /// Whether `closed` has entries (checked without the lock).
     any_closed: AtomicBool,
     /// How long a closed connection is remembered: by then tiny_http has
@@ -64,28 +72,48 @@ impl Closer {
         self.sockets.find(*request.remote_addr()?)
     }
 
-    /// Remembers that the connection of `request` is being closed, so later
-    /// requests tiny_http parses from it are let go.
-    pub fn mark_closed(&self, request: &tiny_http::Request) {
-        if let Some(peer) = request.remote_addr() {
-            let mut closed = lock(&self.closed);
-            closed.retain(|_, at| at.elapsed() < self.remember);
-            closed.insert(*peer, Instant::now());
-            self.any_closed.store(true, Ordering::SeqCst);
-        }
+    /// Remembers that the connection of `request` (on `socket`, if known)
+    /// is being closed, so later requests tiny_http parses from it are let go.
+    pub fn mark_closed(&self, request: &tiny_http::Request, socket: Option<&ConnectionSocket>) {
+        let Some(peer) = request.remote_addr() else {
+            return;
+        };
+        let entry = Closed {
+            at: Instant::now(),
+            socket: socket.and_then(ConnectionSocket::identity),
+        };
+        let mut closed = lock(&self.closed);
+        closed.retain(|_, c| c.at.elapsed() < self.remember);
+        closed.insert(*peer, entry);
+        self.any_closed.store(true, Ordering::SeqCst);
     }
 
     /// Whether `request` came on a connection we have closed.
     pub fn is_closed(&self, request: &tiny_http::Request) -> bool {
-        if !self.any_closed.load(Ordering::SeqCst) {
+        let Some(peer) = request.remote_addr() else {
+            return false;
+        };
+        if !self.any_closed.load(Ordering::SeqCst) || !self.remembers(peer) {
             return false;
         }
+        let now = self.socket_of(request).and_then(|s| s.identity());
         let mut closed = lock(&self.closed);
-        closed.retain(|_, at| at.elapsed() < self.remember);
+        match (closed.get(peer).and_then(|c| c.socket), now) {
+            (Some(then), Some(now)) if then != now => {
+                // A new connection from the same address.
+                closed.remove(peer);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Whether a connection from `peer` is remembered as closed.
+    fn remembers(&self, peer: &SocketAddr) -> bool {
+        let mut closed = lock(&self.closed);
+        closed.retain(|_, c| c.at.elapsed() < self.remember);
         self.any_closed.store(!closed.is_empty(), Ordering::SeqCst);
-        request
-            .remote_addr()
-            .is_some_and(|peer| closed.contains_key(peer))
+        closed.contains_key(peer)
     }
 
     /// Writes `reply` with `Connection: close` and closes the connection.
@@ -97,8 +125,8 @@ impl Closer {
         request_id: &str,
         unread: usize,
     ) {
-        self.mark_closed(&request);
         let socket = self.socket_of(&request);
+        self.mark_closed(&request, socket.as_ref());
         if let Some(socket) = &socket {
             socket.stop_reading();
         }
@@ -120,8 +148,8 @@ impl Closer {
     /// writing ends with the answer that closed it (tiny_http writes the
     /// answers of one connection in order), or at the end of a stop.
     pub fn discard(&self, request: tiny_http::Request, unread: usize) {
-        self.mark_closed(&request);
         let socket = self.socket_of(&request);
+        self.mark_closed(&request, socket.as_ref());
         if let Some(socket) = &socket {
             socket.stop_reading();
         }

@@ -223,7 +223,8 @@ impl Shared {
         }
         let framing = framing::check(request.method().as_str(), request.headers());
         if framing.is_err() {
-            self.closer.mark_closed(&request);
+            let socket = self.closer.socket_of(&request);
+            self.closer.mark_closed(&request, socket.as_ref());
         }
         Some(Taken::Serve(request, framing))
     }

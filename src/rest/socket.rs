@@ -85,6 +85,17 @@ impl ConnectionSocket {
         let _ = SockRef::from(&self.fd).shutdown(Shutdown::Write);
     }
 
+    /// What tells this socket from any other open at the same time (its
+    /// inode), if it can be read.
+    pub fn identity(&self) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fstat writes at most one `stat` into the zeroed buffer.
+        unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            (libc::fstat(self.fd.as_raw_fd(), &mut stat) == 0).then_some(stat.st_ino)
+        }
+    }
+
     /// Bounds each read on the connection (also tiny_http's own reads).
     pub fn set_read_timeout(&self, timeout: Duration) {
         let _ =

@@ -2,8 +2,11 @@
 //! body the handler never read, ends the connection after our answer, so
 //! no byte of a body is ever run as the next request.
 
+use std::time::Duration;
+
 use super::{assert_closing_error, create_bytes};
 use crate::helpers::http::{self, Connection};
+use crate::helpers::wait::wait_until;
 use crate::helpers::TestService;
 
 const TOKEN: &str = "edge-token";
@@ -141,4 +144,37 @@ fn a_body_read_in_full_keeps_the_connection_open() {
     );
     let next = connection.request("GET", "/entities/1", &[], b"");
     assert_eq!(next.status, 200, "{}", next.text());
+}
+
+/// A connection from `port` on loopback (the port reusable at once).
+fn connect_from(port: u16, to: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
+}
+
+#[test]
+fn a_new_connection_from_the_address_of_a_closed_one_is_served() {
+    let service = TestService::start();
+    let port = crate::helpers::net::free_port();
+    let first = connect_from(port, service.http_addr).expect("first connection");
+    let mut first = Connection::from_stream(first, "refused connection");
+    first.send_raw(b"POST /entities HTTP/1.1\r\nHost: x\r\nContent-Length: 4e\r\n\r\n");
+    assert_closing_error(&first.read_response(), 400, "refused connection");
+    assert!(first.responses_until_close().is_empty());
+    drop(first);
+    // The same address again (the server's side of the old one may still
+    // be in TIME_WAIT; the kernel lets a new connection take its place).
+    let mut second = None;
+    wait_until(Duration::from_secs(5), || {
+        second = connect_from(port, service.http_addr).ok();
+        second.is_some()
+    });
+    let second = second.expect("a new connection from the same address");
+    let mut second = Connection::from_stream(second, "same address, new connection");
+    let response = second.request("GET", "/healthz", &[], b"");
+    assert_eq!(response.status, 200, "{}", response.text());
 }
