@@ -176,7 +176,7 @@ impl Closer {
         let status = answer.map_or(500, |(reply, _)| reply.status);
         let mut head = tiny_http::Response::empty(status);
         if let Some((reply, request_id)) = answer {
-            for (name, value) in response_headers(reply, request_id) {
+            for (name, value) in reply.header_lines(request_id) {
                 if let Ok(header) = tiny_http::Header::from_bytes(name, value.as_bytes()) {
                     head.add_header(header);
                 }
@@ -199,16 +199,6 @@ impl Closer {
     }
 }
 
-/// The headers every answer of ours carries, besides its length.
-fn response_headers<'r>(reply: &'r Reply, request_id: &'r str) -> Vec<(&'r str, &'r str)> {
-    let mut headers = vec![
-        ("Content-Type", reply.content_type),
-        ("X-Request-Id", request_id),
-    ];
-    headers.extend(reply.headers.iter().map(|(n, v)| (*n, v.as_str())));
-    headers
-}
-
 /// A whole HTTP/1.1 response with `Connection: close`.
 fn closing_response(reply: &Reply, request_id: &str, head_only: bool) -> Vec<u8> {
     let reason = tiny_http::StatusCode(reply.status).default_reason_phrase();
@@ -218,7 +208,7 @@ fn closing_response(reply: &Reply, request_id: &str, head_only: bool) -> Vec<u8>
         httpdate::fmt_http_date(SystemTime::now()),
         reply.body.len()
     );
-    for (name, value) in response_headers(reply, request_id) {
+    for (name, value) in reply.header_lines(request_id) {
         if value
             .bytes()
             .all(|b| b == b'\t' || (b' '..0x7f).contains(&b))

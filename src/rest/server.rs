@@ -358,7 +358,7 @@ impl Shared {
         if closes {
             self.closer
                 .answer_and_close(request, &reply, &request_id, unread);
-        } else if let Err(error) = request.respond(into_response(reply, &request_id)) {
+        } else if let Err(error) = request.respond(reply.into_response(&request_id)) {
             log::debug!("response not delivered: {error}");
         }
         log::info!(
@@ -406,19 +406,4 @@ fn head_bytes(request: &tiny_http::Request) -> usize {
             .iter()
             .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
             .sum::<usize>()
-}
-
-fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    let mut add = |name: &str, value: &str| {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    };
-    add("Content-Type", reply.content_type);
-    add("X-Request-Id", request_id);
-    for (name, value) in &reply.headers {
-        add(name, value);
-    }
-    response
 }
