@@ -23,8 +23,6 @@ use crate::store::Store;
 
 /// How long running gRPC calls may take to finish once a stop begins.
 const GRPC_STOP_GRACE: Duration = Duration::from_secs(5);
-/// How long a REST request body may take to arrive.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +44,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Journal(#[from] OpenError),
+    #[error("{}", crate::config::EMPTY_TOKEN)]
+    EmptyToken,
 }
 
 /// The service entry point.
@@ -67,6 +67,9 @@ pub struct Running {
 impl Service {
     /// Binds both listeners and starts serving.
     pub fn start(config: &Config) -> Result<Running, StartError> {
+        if config.auth_token.as_deref() == Some("") {
+            return Err(StartError::EmptyToken);
+        }
         raise_open_file_limit();
         let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
         let http_bind = parse_addr("REST", &config.http_addr)?;
@@ -134,7 +137,7 @@ impl Service {
             // A token is required when a request without one is refused.
             auth_required: !auth.allows(None),
             max_body_bytes: config.max_body_bytes,
-            body_timeout: BODY_TIMEOUT,
+            body_timeout: config.body_timeout(),
         });
         let gateway = Gateway::new(
             backend,
@@ -148,7 +151,7 @@ impl Service {
                 addr: http_bind,
                 threads: config.http_threads(),
                 idle_timeout: config.idle_timeout(),
-                body_timeout: BODY_TIMEOUT,
+                body_timeout: config.body_timeout(),
             },
             gateway,
         );

@@ -26,6 +26,8 @@ pub mod defaults {
     pub const MAX_BODY_BYTES: usize = 64 * 1024;
     /// `--http-idle-timeout-ms`.
     pub const HTTP_IDLE_TIMEOUT_MS: u64 = 30_000;
+    /// `--http-body-timeout-ms`.
+    pub const HTTP_BODY_TIMEOUT_MS: u64 = 10_000;
     /// `--grpc-completion-queues`: the server and this process's own client
     /// share one completion-queue thread, which on small machines beats more.
     pub const GRPC_COMPLETION_QUEUES: u16 = 1;
@@ -73,8 +75,8 @@ pub struct Config {
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
     #[arg(long, env = "ENTITY_DEADLINE_MS", default_value_t = defaults::DEADLINE_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub deadline_ms: u64,
-    /// Bearer token required on every entity call (unset = open).
-    #[arg(long, env = "ENTITY_AUTH_TOKEN", hide_env_values = true)]
+    /// Bearer token required on every entity call (unset = open; empty = an error).
+    #[arg(long, env = "ENTITY_AUTH_TOKEN", hide_env_values = true, value_parser = non_empty_token)]
     pub auth_token: Option<String>,
     /// Largest accepted REST request body, in bytes.
     #[arg(long, env = "ENTITY_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
@@ -82,6 +84,9 @@ pub struct Config {
     /// Idle keep-alive REST connections are closed after this many milliseconds.
     #[arg(long, env = "ENTITY_HTTP_IDLE_TIMEOUT_MS", default_value_t = defaults::HTTP_IDLE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_idle_timeout_ms: u64,
+    /// A REST request body must arrive within this many milliseconds (else 408).
+    #[arg(long, env = "ENTITY_HTTP_BODY_TIMEOUT_MS", default_value_t = defaults::HTTP_BODY_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
     /// gRPC completion queues (threads) of the server, shared with this
     /// process's own client (on small machines more queues only add thread
     /// switches).
@@ -115,6 +120,7 @@ impl Default for Config {
             auth_token: None,
             max_body_bytes: defaults::MAX_BODY_BYTES,
             http_idle_timeout_ms: defaults::HTTP_IDLE_TIMEOUT_MS,
+            http_body_timeout_ms: defaults::HTTP_BODY_TIMEOUT_MS,
             grpc_completion_queues: defaults::GRPC_COMPLETION_QUEUES,
             grpc_max_message_bytes: defaults::GRPC_MAX_MESSAGE_BYTES,
             grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
@@ -144,6 +150,11 @@ impl Config {
         Duration::from_millis(self.http_idle_timeout_ms)
     }
 
+    /// How long a REST request body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_body_timeout_ms)
+    }
+
     /// REST worker threads: `--http-threads`, else a count that fits the
     /// backend and the machine's cores.
     pub fn http_threads(&self) -> usize {
@@ -157,6 +168,20 @@ impl Config {
             };
             (cores * per_core).max(at_least)
         })
+    }
+}
+
+/// Why an empty token is refused (at parse time and at start).
+pub const EMPTY_TOKEN: &str =
+    "the auth token is empty; give a token, or leave it unset to serve without one";
+
+/// `--auth-token` / `ENTITY_AUTH_TOKEN`: an empty value would read as "no
+/// token", serving everything openly to an operator who meant to lock it.
+fn non_empty_token(value: &str) -> Result<String, &'static str> {
+    if value.is_empty() {
+        Err(EMPTY_TOKEN)
+    } else {
+        Ok(value.to_string())
     }
 }
 

@@ -3,8 +3,14 @@
 //! timestamp text cached for the current second, and reaches stderr in one
 //! `write`: no styling, no allocation per line, no interleaving of lines.
 //! `RUST_LOG` filters as usual (`info` when unset).
+//!
+//! A record is always one line: values a client chose are logged through
+//! [`Escaped`], and any control character that still reaches a line (from a
+//! message that quotes something it did not escape) is escaped on its way
+//! out, so no client can forge a line or send escape sequences to a terminal.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -76,8 +82,43 @@ impl LineBuffer {
             record.target(),
             record.args()
         );
+        if let Some((_, text)) = self.line.split_last() {
+            let text = String::from_utf8_lossy(text);
+            if text.chars().any(char::is_control) {
+                let mut escaped = Escaped(&text).to_string().into_bytes();
+                escaped.push(b'\n');
+                self.line = escaped;
+            }
+        }
         // Stderr is unbuffered: the whole line goes out in one write.
         let _ = std::io::stderr().lock().write_all(&self.line);
+    }
+}
+
+/// A value for a log line with control characters (and backslashes, so an
+/// escape is never ambiguous) written as escapes: `\n`, `\r`, `\t`,
+/// `\\`, `\x1b`. Everything else passes unchanged.
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(|c: char| c == '\\' || c.is_control()) {
+            f.write_str(&rest[..at])?;
+            let Some(c) = rest[at..].chars().next() else {
+                break;
+            };
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\\' => f.write_str("\\\\")?,
+                c if c.is_ascii() => write!(f, "\\x{:02x}", c as u32)?,
+                c => write!(f, "\\u{{{:x}}}", c as u32)?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
     }
 }
 
@@ -116,7 +157,17 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339_seconds;
+    use super::{rfc3339_seconds, Escaped};
+
+    #[test]
+    fn escapes_control_characters_and_backslashes() {
+        let hostile = "GET\nforged\r\t\u{1b}[2J\\x\u{7f}é\u{9b}";
+        assert_eq!(
+            Escaped(hostile).to_string(),
+            "GET\\nforged\\r\\t\\x1b[2J\\\\x\\x7fé\\u{9b}"
+        );
+        assert_eq!(Escaped("plain").to_string(), "plain");
+    }
 
     #[test]
     fn formats_utc_timestamps() {

@@ -157,6 +157,23 @@ impl Acceptor {
         })
     }
 
+    /// Stops accepting for good: tiny_http's accept thread gets an error
+    /// and ends, and new connections are refused. (Connections the kernel
+    /// had queued but nobody accepted yet are reset.)
+    pub fn stop_listening(&self) {
+        let _ = socket2::SockRef::from(&self.listener).shutdown(std::net::Shutdown::Read);
+    }
+
+    /// A request waiting in any generation's queue, without waiting.
+    pub fn try_any_request(&self) -> Option<tiny_http::Request> {
+        if let Ok(Some(request)) = self.current().http.try_recv() {
+            return Some(request);
+        }
+        lock(&self.retired)
+            .iter()
+            .find_map(|entry| entry.generation.http.try_recv().ok().flatten())
+    }
+
     /// Connections the kernel has accepted but the acceptor has not taken
     /// (TCP_INFO of the listening socket), or None if it cannot be read.
     pub fn accept_queue(&self) -> Option<u32> {

@@ -5,12 +5,16 @@
 mod acceptor;
 pub mod backend;
 pub mod bodies;
+mod closing;
 pub mod docs;
+pub mod framing;
 pub mod openapi;
 pub mod query;
 pub mod reply;
+mod request_body;
 pub mod routes;
 pub mod server;
+mod socket;
 
 pub use backend::{Backend, DirectBackend, GrpcBackend};
 pub use routes::Gateway;

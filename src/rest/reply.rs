@@ -89,4 +89,27 @@ impl Reply {
         self.headers.push((name, value));
         self
     }
+
+    /// The headers of this answer, besides its length: the media type, the
+    /// request id, then its own.
+    pub fn header_lines<'r>(&'r self, request_id: &'r str) -> Vec<(&'r str, &'r str)> {
+        let mut headers = vec![
+            ("Content-Type", self.content_type),
+            ("X-Request-Id", request_id),
+        ];
+        headers.extend(self.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        headers
+    }
+
+    /// The tiny_http response that writes this answer.
+    pub fn into_response(self, request_id: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+        let mut response = tiny_http::Response::from_data(Vec::new()).with_status_code(self.status);
+        for (name, value) in self.header_lines(request_id) {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                response.add_header(header);
+            }
+        }
+        let length = self.body.len();
+        response.with_data(std::io::Cursor::new(self.body), Some(length))
+    }
 }

@@ -7,19 +7,37 @@
 //! so a client that trickles a request cannot hold a connection forever.
 //! Workers wait for requests with a short timeout, so they move to a new
 //! acceptor generation, and notice a stop, without being woken.
+//!
+//! Requests are taken one at a time, and each head is checked (see
+//! [`super::framing`]) before the next request is taken: tiny_http may
+//! already have parsed a later request from the same connection (a body it
+//! misread as one), and a refused head marks its connection closed first.
+//!
+//! A stop drains: workers keep answering until no request has come for
+//! [`DRAIN_QUIET`] (or the body timeout has passed since the stop began),
+//! so whatever clients sent before it gets its answer. Then the listener
+//! stops accepting, every connection still open is closed, and requests
+//! tiny_http parsed after that are let go without an answer (never its
+//! empty 500).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::acceptor::Acceptor;
+use super::closing::Closer;
+use super::framing::{self, Body};
 use super::reply::Reply;
-use super::routes::{BodyError, BodySource, Gateway, Incoming, Route};
+use super::request_body::{header, RequestBody};
+use super::routes::{Gateway, Incoming, Route};
+use super::socket::sockets_on;
+use crate::logging::Escaped;
 use crate::request_id;
+use crate::sync::lock;
 
 /// Largest request head (request line and headers) answered normally;
 /// larger ones get 431.
@@ -30,10 +48,23 @@ const WORKER_POLL: Duration = Duration::from_millis(250);
 /// The same while retired generations may still send requests (rare: only
 /// after accept errors), which workers then also answer.
 const WORKER_POLL_WITH_RETIRED: Duration = Duration::from_millis(2);
+/// How long workers wait for a request while a stop drains.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// A stop's drain ends once no request has come for this long: requests
+/// sent before the stop have reached the queue by then.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// How often the supervisor checks that the accept queue drains.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(250);
-/// Longest time between two heartbeat connections to our own listener.
+/// Longest time between two heartbeat connections to our own listener
+/// while requests come.
 const HEARTBEAT_MAX_PERIOD: Duration = Duration::from_millis(100);
+/// The same once no request has come for [`QUIET_AFTER`]: each heartbeat is
+/// a task for one of tiny_http's connection threads, which end after 5 s
+/// without one, so frequent heartbeats would keep ~50 idle threads alive
+/// after a burst of connections; at this pace about five stay.
+const QUIET_HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+/// How long without a request before the heartbeat slows down.
+const QUIET_AFTER: Duration = Duration::from_secs(2);
 /// Checks in a row in which the accept queue grew before the acceptor is
 /// presumed dead: a live one, however busy, keeps taking connections, while
 /// behind a dead one the heartbeats alone make the queue grow at every check.
@@ -63,8 +94,23 @@ struct Shared {
     /// Where the supervisor connects to keep the acceptor from timing out.
     heartbeat_addr: SocketAddr,
     stopping: AtomicBool,
+    /// When the stop began.
+    stop_began: OnceLock<Instant>,
+    /// When a worker last took a request.
+    last_request: Mutex<Instant>,
+    /// Held while a request is taken and its head checked.
+    taking: Mutex<()>,
     gateway: Gateway,
+    closer: Closer,
     options: RestServerOptions,
+}
+
+/// A request just taken from tiny_http.
+enum Taken {
+    /// To answer; the framing of its body, or the refusal of its head.
+    Serve(tiny_http::Request, Result<Body, Reply>),
+    /// From a connection we closed: let go without an answer.
+    Discard(tiny_http::Request),
 }
 
 /// Binds the listening socket with the options accepted sockets inherit.
@@ -92,7 +138,11 @@ impl RestServer {
             acceptor: Acceptor::new(listener, options.idle_timeout)?,
             heartbeat_addr: crate::config::reachable(addr),
             stopping: AtomicBool::new(false),
+            stop_began: OnceLock::new(),
+            last_request: Mutex::new(Instant::now()),
+            taking: Mutex::new(()),
             gateway,
+            closer: Closer::new(addr.port(), options.idle_timeout),
             options,
         });
         let mut threads = Vec::new();
@@ -117,13 +167,16 @@ impl RestServer {
         })
     }
 
-    /// Stops accepting, lets workers finish the requests they are serving,
-    /// and returns once they have. Idle keep-alive connections do not delay it.
+    /// Answers what clients have sent (the drain), then stops accepting,
+    /// closes every connection, and returns. Idle keep-alive connections do
+    /// not delay it; a client still sending delays it at most the body timeout.
     pub fn stop(self) {
+        let _ = self.shared.stop_began.set(Instant::now());
         self.shared.stopping.store(true, Ordering::SeqCst);
         for thread in self.threads {
             let _ = thread.join();
         }
+        self.shared.close_everything();
     }
 }
 
@@ -133,22 +186,87 @@ impl Shared {
     }
 
     fn work(&self) {
-        while self.running() {
-            let mut poll = WORKER_POLL;
-            if self.acceptor.has_retired() {
-                if let Some(request) = self.acceptor.try_retired_request() {
-                    self.serve(request);
-                    continue;
+        loop {
+            match self.take() {
+                Some(Taken::Serve(request, framing)) => self.serve(request, framing),
+                Some(Taken::Discard(request)) => {
+                    let unread = request.body_length().unwrap_or(0);
+                    self.closer.discard(request, unread);
                 }
-                poll = WORKER_POLL_WITH_RETIRED;
+                None if self.drained() => return,
+                None => {}
             }
-            let generation = self.acceptor.current();
-            match generation.http.recv_timeout(poll) {
-                Ok(Some(request)) => self.serve(request),
-                Ok(None) => {}
-                Err(error) => self
-                    .acceptor
-                    .replace(&generation, &error.to_string(), &|| self.running()),
+        }
+    }
+
+    /// Whether a stop has begun and its drain is over.
+    fn drained(&self) -> bool {
+        let Some(began) = self.stop_began.get() else {
+            return false;
+        };
+        lock(&self.last_request).elapsed() >= DRAIN_QUIET
+            || began.elapsed() >= self.options.body_timeout
+    }
+
+    /// The next request and the check of its head, in the order tiny_http
+    /// queued them (one taker at a time), or None after a wait.
+    fn take(&self) -> Option<Taken> {
+        let _turn = lock(&self.taking);
+        if self.drained() {
+            // The stop's drain ended while this worker waited for its turn.
+            return None;
+        }
+        let request = self.next_request()?;
+        *lock(&self.last_request) = Instant::now();
+        if self.closer.is_closed(&request) {
+            return Some(Taken::Discard(request));
+        }
+        let framing = framing::check(request.method().as_str(), request.headers());
+        if framing.is_err() {
+            let socket = self.closer.socket_of(&request);
+            self.closer.mark_closed(&request, socket.as_ref());
+        }
+        Some(Taken::Serve(request, framing))
+    }
+
+    fn next_request(&self) -> Option<tiny_http::Request> {
+        let mut poll = if self.running() {
+            WORKER_POLL
+        } else {
+            DRAIN_POLL
+        };
+        if self.acceptor.has_retired() {
+            if let Some(request) = self.acceptor.try_retired_request() {
+                return Some(request);
+            }
+            poll = WORKER_POLL_WITH_RETIRED;
+        }
+        let generation = self.acceptor.current();
+        match generation.http.recv_timeout(poll) {
+            Ok(request) => request,
+            Err(error) => {
+                self.acceptor
+                    .replace(&generation, &error.to_string(), &|| self.running());
+                None
+            }
+        }
+    }
+
+    /// The end of a stop: no more connections, every open one closed, and
+    /// what tiny_http still parses from them let go without an answer.
+    fn close_everything(&self) {
+        self.acceptor.stop_listening();
+        for (socket, _) in sockets_on(self.heartbeat_addr.port()) {
+            socket.close();
+        }
+        let quiet_since = Instant::now();
+        while quiet_since.elapsed() < DRAIN_POLL * 5 {
+            match self.acceptor.try_any_request() {
+                Some(request) => {
+                    let unread = request.body_length().unwrap_or(0);
+                    self.closer.discard(request, unread);
+                }
+                None => std::thread::sleep(DRAIN_POLL / 4),
             }
         }
     }
@@ -165,19 +283,24 @@ impl Shared {
         //   behind busy ones (it counts a just-woken thread as idle); the
         //   heartbeat's short task makes a pool thread free up and take it,
         //   so such a connection waits at most one heartbeat.
-        let heartbeat_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
-        let tick = WATCHDOG_PERIOD.min(heartbeat_every);
+        // While no request comes the heartbeat slows down, and the watchdog
+        // with it (each check must see a heartbeat behind a dead acceptor).
+        let busy_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
+        let quiet_every = (self.options.idle_timeout / 3).min(QUIET_HEARTBEAT_PERIOD);
+        let tick = WATCHDOG_PERIOD.min(busy_every);
         let mut strikes = 0;
         let mut last_queue = 0;
         let mut last_check = Instant::now();
         let mut last_heartbeat = Instant::now();
         while self.running() {
             std::thread::sleep(tick);
+            let quiet = lock(&self.last_request).elapsed() >= QUIET_AFTER;
+            let heartbeat_every = if quiet { quiet_every } else { busy_every };
             if last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
                 let _ = std::net::TcpStream::connect_timeout(&self.heartbeat_addr, tick);
             }
-            if last_check.elapsed() < WATCHDOG_PERIOD {
+            if last_check.elapsed() < WATCHDOG_PERIOD.max(heartbeat_every) {
                 continue;
             }
             last_check = Instant::now();
@@ -193,28 +316,38 @@ impl Shared {
         }
     }
 
-    /// Answers one request and logs it.
-    fn serve(&self, mut request: tiny_http::Request) {
+    /// Answers one request and logs it. An answer on a connection whose
+    /// body was not read to its end (or whose head was refused) closes it.
+    fn serve(&self, mut request: tiny_http::Request, framing: Result<Body, Reply>) {
         let started = Instant::now();
         let request_id =
             request_id::accept_or_generate(header(&request, "X-Request-Id").map(str::as_bytes));
         let method = request.method().as_str().to_string();
         let url = request.url().to_string();
         let route = Route::of(url.split('?').next().unwrap_or("")).pattern();
-        let head_bytes = method.len()
-            + url.len()
-            + request
-                .headers()
-                .iter()
-                .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-                .sum::<usize>();
-        let reply = if head_bytes > MAX_HEAD_BYTES {
-            Reply::error(
-                431,
-                format!("request head is larger than {MAX_HEAD_BYTES} bytes"),
-            )
-        } else {
-            self.answer(&mut request, &method, &url, &request_id, route)
+        let declared = request.body_length().unwrap_or(0);
+        let (reply, closes, unread) = match framing {
+            Err(refusal) => (refusal, true, declared),
+            Ok(framing) if head_bytes(&request) > MAX_HEAD_BYTES => (
+                Reply::error(
+                    431,
+                    format!("request head is larger than {MAX_HEAD_BYTES} bytes"),
+                ),
+                framing.on_the_wire(),
+                declared,
+            ),
+            Ok(framing) => {
+                let mut body = RequestBody::new(
+                    &mut request,
+                    framing,
+                    &self.closer,
+                    self.options.body_timeout,
+                    self.options.idle_timeout,
+                );
+                let reply = self.answer(&mut body, &method, &url, &request_id, route);
+                body.drain_unread();
+                (reply, body.left_on_the_wire(), body.unread())
+            }
         };
         let status = reply.status;
         // Counted before the answer leaves, so a client that reads /metrics
@@ -222,12 +355,16 @@ impl Shared {
         self.gateway
             .metrics()
             .observe_http(&method, route, status, started.elapsed());
-        if let Err(error) = request.respond(into_response(reply, &request_id)) {
+        if closes {
+            self.closer
+                .answer_and_close(request, &reply, &request_id, unread);
+        } else if let Err(error) = request.respond(reply.into_response(&request_id)) {
             log::debug!("response not delivered: {error}");
         }
         log::info!(
             target: "access",
-            "http method={method} route={route} status={status} latency_us={} request_id={request_id}",
+            "http method={} route={route} status={status} latency_us={} request_id={request_id}",
+            Escaped(&method),
             started.elapsed().as_micros()
         );
     }
@@ -237,13 +374,13 @@ impl Shared {
     /// Runs the gateway on a request; a panic becomes a 500 for this request only.
     fn answer(
         &self,
-        request: &mut tiny_http::Request,
+        body: &mut RequestBody<'_>,
         method: &str,
         url: &str,
         request_id: &str,
         route: &str,
     ) -> Reply {
-        let authorization = header(request, "Authorization").map(str::to_string);
+        let authorization = header(body.request(), "Authorization").map(str::to_string);
         crate::containment::contain(|| {
             let incoming = Incoming {
                 method,
@@ -251,88 +388,22 @@ impl Shared {
                 authorization: authorization.as_deref(),
                 request_id,
             };
-            let mut body = RequestBody {
-                request,
-                timeout: self.options.body_timeout,
-            };
-            self.gateway.handle(&incoming, &mut body)
+            self.gateway.handle(&incoming, body)
         })
         .unwrap_or_else(|_| {
-            log::error!("REST handler panicked on {method} {route}");
+            log::error!("REST handler panicked on {} {route}", Escaped(method));
             Reply::error(500, "internal error")
         })
     }
 }
 
-fn header<'r>(request: &'r tiny_http::Request, name: &'static str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
-}
-
-fn into_response(reply: Reply, request_id: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    let mut add = |name: &str, value: &str| {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    };
-    add("Content-Type", reply.content_type);
-    add("X-Request-Id", request_id);
-    for (name, value) in &reply.headers {
-        add(name, value);
-    }
-    response
-}
-
-/// Reads and drops what is left of an oversized body (up to a cap), so that a
-/// chunked body does not leave the connection mid-message: tiny_http drains
-/// Content-Length bodies itself, but not chunked ones, and it cannot be told
-/// to close the connection instead.
-fn discard_rest(reader: &mut dyn std::io::Read, limit: usize) {
-    let cap = (limit as u64).saturating_mul(16).max(1 << 20);
-    let _ = std::io::copy(&mut std::io::Read::take(reader, cap), &mut std::io::sink());
-}
-
-/// A tiny_http request body, read with a size limit and an overall deadline.
-struct RequestBody<'r> {
-    request: &'r mut tiny_http::Request,
-    timeout: Duration,
-}
-
-impl BodySource for RequestBody<'_> {
-    fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        if self.request.body_length().is_some_and(|len| len > limit) {
-            return Err(BodyError::TooLarge(limit));
-        }
-        let started = Instant::now();
-        let mut body = Vec::with_capacity(self.request.body_length().unwrap_or(0).min(limit));
-        let mut chunk = [0u8; 8192];
-        let reader = self.request.as_reader();
-        loop {
-            let read = reader.read(&mut chunk).map_err(|e| match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => BodyError::TooSlow,
-                _ => BodyError::Io(e.to_string()),
-            })?;
-            if read == 0 {
-                return match self.request.body_length() {
-                    Some(declared) if body.len() < declared => Err(BodyError::Io(format!(
-                        "the body ended after {} of its {declared} bytes",
-                        body.len()
-                    ))),
-                    _ => Ok(body),
-                };
-            }
-            if body.len() + read > limit {
-                discard_rest(reader, limit);
-                return Err(BodyError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk[..read]);
-            if started.elapsed() > self.timeout {
-                return Err(BodyError::TooSlow);
-            }
-        }
-    }
+/// The size of a request's head, as counted against [`MAX_HEAD_BYTES`].
+fn head_bytes(request: &tiny_http::Request) -> usize {
+    request.method().as_str().len()
+        + request.url().len()
+        + request
+            .headers()
+            .iter()
+            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+            .sum::<usize>()
 }

@@ -6,6 +6,8 @@
 //!
 //! - `helpers`: the service in-process, the HTTP and gRPC clients, child processes, waits.
 //! - `cli`: `entity-service client …` and `demo` as subprocesses.
+//! - `edge`: hostile clients at the REST edge: framing, upgrades, slow bodies,
+//!   stops with requests sent, forged log lines, an empty token, huge lengths.
 //! - `front`: the nginx front (`deploy/front.sh`) before the binary: what
 //!   tiny_http cannot be fixed from outside never reaches the service.
 //! - `grpc`: the gRPC contract through the grpcio client.
@@ -21,6 +23,7 @@
 mod helpers;
 
 mod cli;
+mod edge;
 mod front;
 mod grpc;
 mod hardening;
