@@ -28,12 +28,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::limits::MAX_DRAIN_BYTES;
 use super::reply::Reply;
 use super::socket::{ConnectionSocket, SocketFinder};
 use crate::sync::lock;
-
-/// The largest unread body whose drain buffer tiny_http may allocate.
-pub const MAX_DRAIN_BYTES: usize = 64 << 20;
 
 /// A connection closed by an answer of ours.
 struct Closed {

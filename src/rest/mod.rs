@@ -8,6 +8,7 @@ pub mod bodies;
 mod closing;
 pub mod docs;
 pub mod framing;
+pub mod limits;
 pub mod openapi;
 pub mod query;
 pub mod reply;

@@ -17,11 +17,9 @@ use std::time::{Duration, Instant};
 
 use super::closing::Closer;
 use super::framing::Body;
+use super::limits::DRAIN_CAP;
 use super::routes::{BodyError, BodySource};
 use super::socket::ConnectionSocket;
-
-/// The most bytes of an unread body read and dropped to keep a connection.
-pub const DRAIN_CAP: usize = 1 << 20;
 
 /// A tiny_http request body, read with a size limit and an overall deadline.
 pub struct RequestBody<'r> {

@@ -6,15 +6,12 @@ use std::sync::Arc;
 
 use super::backend::Backend;
 use super::bodies::{read_object, CreateEntityBody, HealthBody, HealthStatus};
+use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use super::reply::Reply;
 use super::{docs, query};
 use crate::auth::Auth;
 use crate::call_metadata::CallMetadata;
 use crate::metrics::Metrics;
-
-/// Default and largest `limit` for `GET /entities`.
-pub const DEFAULT_LIST_LIMIT: u32 = 100;
-pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// The media type of `/metrics`: the Prometheus text format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";

@@ -31,6 +31,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::acceptor::Acceptor;
 use super::closing::Closer;
 use super::framing::{self, Body};
+use super::limits::MAX_HEAD_BYTES;
 use super::reply::Reply;
 use super::request_body::{header, RequestBody};
 use super::routes::{Gateway, Incoming, Route};
@@ -38,10 +39,6 @@ use super::socket::sockets_on;
 use crate::logging::Escaped;
 use crate::request_id;
 use crate::sync::lock;
-
-/// Largest request head (request line and headers) answered normally;
-/// larger ones get 431.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// How long a worker waits for a request before looking around again.
 const WORKER_POLL: Duration = Duration::from_millis(250);

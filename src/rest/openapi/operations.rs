@@ -17,10 +17,8 @@ use utoipa::ToSchema;
 use super::{Settings, BEARER};
 use crate::rest::bodies::{CreateEntityBody, CreatedBody, EntityBody, ErrorBody, HealthBody};
 use crate::rest::docs::{FILE_MEDIA_TYPES, OTHER_MEDIA_TYPE};
-use crate::rest::routes::{
-    Operation, Route, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, METRICS_CONTENT_TYPE,
-};
-use crate::rest::server::MAX_HEAD_BYTES;
+use crate::rest::limits::{DEFAULT_LIST_LIMIT, MAX_HEAD_BYTES, MAX_LIST_LIMIT};
+use crate::rest::routes::{Operation, Route, METRICS_CONTENT_TYPE};
 
 /// One operation of the document.
 pub(super) fn describe(route: Route, operation: Operation, settings: &Settings) -> ApiOperation {
