@@ -7,8 +7,8 @@
 # (deploy/front.sh) costs in front of the Rust hop; a connection sweep; a
 # gRPC-only figure and the memory of each service holding 100k entities.
 #
-# The script orchestrates; bench/lib.sh holds what it shares with
-# bench/soak.sh (starting and stopping a server, /proc snapshots), and
+# The script orchestrates; bench/lib.sh holds what it shares with the other
+# bench scripts (starting and stopping a server, /proc snapshots), and
 # bench/report.py (run with bench/.venv's Python) parses wrk's output and the
 # snapshots, takes medians, checks the targets and writes latest.{md,json,png}.
 # Run `./bench.sh --help` for options.
@@ -243,11 +243,7 @@ cleanup() {
     [[ -n "$WORK" ]] && rm -rf "$WORK"
     exit "$status"
 }
-trap cleanup EXIT
-# set -e exits on any unexpected failure; say where, so it is never silent.
-trap 'log "error: \"$BASH_COMMAND\" failed (status $?, line $LINENO)"' ERR
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+exit_traps cleanup
 
 # ---------------------------------------------------------------- prerequisites
 

@@ -5,7 +5,8 @@
 #
 # Load, all at once: wrk on REST (creates, gets, lists), gRPC GetEntity load,
 # gRPC CreateEntities imports, and WatchEntities streams opening and closing.
-# Starting and stopping the service is bench/lib.sh's, shared with bench.sh.
+# Starting and stopping the service and reading /metrics are bench/lib.sh's,
+# shared with bench.sh and bench/create.sh.
 # Run `bench/soak.sh --help` for options.
 set -Eeuo pipefail # -E: the ERR trap below also fires inside functions
 
@@ -87,15 +88,7 @@ cleanup() {
     [[ -n "$WORK" ]] && rm -rf "$WORK"
     exit "$status"
 }
-trap cleanup EXIT
-trap 'log "error: \"$BASH_COMMAND\" failed (status $?, line $LINENO)"' ERR
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-# metric NAME: the value of an unlabelled metric on GET /metrics.
-metric() {
-    curl -s "http://$HTTP_ADDR/metrics" | awk -v name="$1" '$1 == name { print $2 }'
-}
+exit_traps cleanup
 
 # REST mix: 1 create per 10 requests, lists now and then, gets otherwise.
 start_rest_load() {
@@ -148,7 +141,7 @@ watch_loop() {
     while (($(date +%s) < end)); do
         stored="$(metric entities)"
         for ((i = 0; i < WATCHES; i++)); do
-            "$BIN" client --addr "$GRPC_ADDR" watch --after-id $((${stored:-0} - WATCH_REPLAY)) \
+            "$BIN" client --addr "$GRPC_ADDR" watch --after-id $((stored - WATCH_REPLAY)) \
                 --deadline-ms "$WATCH_DEADLINE_MS" >/dev/null 2>"$WORK/watch.err" &
         done
         for job in $(jobs -p); do
