@@ -14,6 +14,12 @@
 : "${START_TIMEOUT:=30}" # seconds a server gets to print its two listening lines
 : "${STOP_TIMEOUT:=10}"  # seconds between SIGTERM and SIGKILL
 
+# The Python comparison servers (bench/python) and their venv (ensure_venv).
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$BENCH_DIR/.venv"
+PY="$VENV/bin/python"
+PYDIR="$BENCH_DIR/python"
+
 # shellcheck disable=SC2034 # set here, read by the scripts that source this file
 SERVER_PID="" # the running server, a process-group leader (started with setsid)
 HTTP_ADDR=""  # its REST address, host:port
@@ -51,6 +57,32 @@ alive() {
     read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
     stat="${stat##*) }"
     [[ "${stat%% *}" != Z ]]
+}
+
+# The venv bench/.venv with the pinned requirements (reinstalled when
+# requirements.txt changes: a copy is kept in the venv), and fresh gRPC stubs.
+ensure_venv() {
+    local stamp="$VENV/.bench-requirements.txt"
+    if [[ ! -x "$PY" ]]; then
+        log "creating the venv $VENV"
+        python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    fi
+    if ! cmp -s "$PYDIR/requirements.txt" "$stamp"; then
+        log "pip install -r bench/python/requirements.txt"
+        "$PY" -m pip install -q --disable-pip-version-check -r "$PYDIR/requirements.txt" >&2 ||
+            die "pip install failed"
+        cp "$PYDIR/requirements.txt" "$stamp"
+    fi
+    PYTHON="$PY" "$PYDIR/gen_stubs.sh" >/dev/null || die "gen_stubs.sh failed"
+}
+
+# Two free loopback ports, bound together so they differ ("HTTP GRPC").
+free_ports() {
+    "$PY" -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])'
 }
 
 # True once FILE holds both listening lines.
