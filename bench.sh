@@ -224,23 +224,17 @@ choose_results() {
 
 # ---------------------------------------------------------------- cleanup
 
-WORK=""      # temporary directory, removed on exit
 FRONT_PID="" # nginx in front of the server (rust-front), a process-group leader
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
+# On exit, before lib.sh stops the server: the front.
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_front() {
     if [[ -n "$FRONT_PID" ]]; then
         stop_server "$FRONT_PID" 3 || true
     fi
-    if [[ -n "$SERVER_PID" ]]; then
-        log "stopping server $SERVER_PID"
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
 }
-exit_traps cleanup
+EXIT_FIRST=stop_front
+exit_traps
 
 # ---------------------------------------------------------------- prerequisites
 

@@ -29,7 +29,6 @@ BACKENDS=(grpc direct)
 STORES=(memory journal)
 BUILD=1
 REPLAY=1
-WORK="" # temporary directory, removed on exit
 export RUST_LOG=warn
 
 usage() {
@@ -166,17 +165,6 @@ replay() {
     echo "  of which the journal replay (log): ${logged:-not logged}"
 }
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -n "$SERVER_PID" ]]; then
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
-}
-
 main() {
     parse_args "$@"
     command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
@@ -203,5 +191,5 @@ main() {
     fi
 }
 
-exit_traps cleanup
+exit_traps
 main "$@"

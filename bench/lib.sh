@@ -8,7 +8,8 @@
 # /proc, and stops it. Written once here so the scripts cannot drift apart.
 #
 # The caller sets `set -Eeuo pipefail` and may set LOG_TAG (the prefix of
-# progress lines), START_TIMEOUT and STOP_TIMEOUT (seconds) before sourcing.
+# progress lines), START_TIMEOUT and STOP_TIMEOUT (seconds) before sourcing,
+# and EXIT_FIRST (a function for exit_traps' EXIT trap to run first) later.
 
 : "${LOG_TAG:=bench}"
 : "${START_TIMEOUT:=30}" # seconds a server gets to print its two listening lines
@@ -25,6 +26,7 @@ SERVER_PID="" # the running server, a process-group leader (started with setsid)
 HTTP_ADDR=""  # its REST address, host:port
 GRPC_ADDR=""  # its gRPC address, host:port
 START_MS=""   # milliseconds from its exec until it had printed both listening lines
+WORK=""       # the script's temporary directory, removed on exit
 
 # A timestamped progress line on stderr.
 log() { printf '[%s %s] %s\n' "$LOG_TAG" "$(date +%H:%M:%S)" "$*" >&2; }
@@ -33,15 +35,36 @@ die() {
     exit 1
 }
 
-# exit_traps CLEANUP: runs the function CLEANUP on exit, says where an
-# unexpected failure (set -e) happened so that it is never silent, and exits
-# with 130 or 143 on SIGINT or SIGTERM (after CLEANUP).
+# exit_traps: on exit, whatever the cause, runs the function EXIT_FIRST if
+# set (what the script started beside the server: load generators, a front),
+# stops the server if one still runs, waits for background jobs and removes
+# WORK, keeping the exit status. Says where an unexpected failure (set -e)
+# happened, so that it is never silent; SIGINT and SIGTERM exit with 130 and
+# 143 (bash runs a trap once the foreground command has returned).
 exit_traps() {
-    # shellcheck disable=SC2064 # CLEANUP is expanded now, on purpose
-    trap "$1" EXIT
+    trap on_exit EXIT
     trap 'log "error: \"$BASH_COMMAND\" failed (status $?, line $LINENO)"' ERR
     trap 'log "interrupted"; exit 130' INT
     trap 'log "terminated"; exit 143' TERM
+}
+
+# The EXIT trap that exit_traps sets.
+# shellcheck disable=SC2317 # run by the EXIT trap
+on_exit() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [[ -n "${EXIT_FIRST:-}" ]]; then
+        "$EXIT_FIRST" || true
+    fi
+    if [[ -n "$SERVER_PID" ]]; then
+        log "stopping server $SERVER_PID"
+        stop_server "$SERVER_PID" 3 || true
+    fi
+    wait 2>/dev/null || true
+    if [[ -n "$WORK" ]]; then
+        rm -rf "$WORK"
+    fi
+    exit "$status"
 }
 
 # Milliseconds since the epoch, from bash's own clock (no `date` process).

@@ -24,7 +24,6 @@ WATCHES=4        # WatchEntities streams open at once
 WATCH_REPLAY=100 # each replays the last WATCH_REPLAY entities, then follows live ones
 WATCH_DEADLINE_MS=2000
 BUILD=1
-WORK=""  # temporary directory, removed on exit
 LOADS=() # the background load generators
 
 usage() {
@@ -73,22 +72,16 @@ parse_args() {
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration wants whole seconds, got '$DURATION'"
 }
 
+# On exit, before lib.sh stops the server: the load generators.
 # shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
+stop_loads() {
     local pid
     for pid in "${LOADS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    if [[ -n "$SERVER_PID" ]]; then
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    wait 2>/dev/null || true
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
 }
-exit_traps cleanup
+EXIT_FIRST=stop_loads
+exit_traps
 
 # REST mix: 1 create per 10 requests, lists now and then, gets otherwise.
 start_rest_load() {

@@ -16,7 +16,6 @@ source "$ROOT/bench/lib.sh"
 
 # Each app's command line (after its file) is tried with each of these modes.
 MODES=("--mode grpc" "--mode direct" "--mode grpc --per-request-channel")
-WORK=""    # temporary directory, removed on exit
 CASES=0    # cases run so far, each in its own WORK/case-N.{out,err}
 PASSED=0   # cases that passed
 FAILED=0   # cases that failed
@@ -104,17 +103,6 @@ gRPC listening on 127.0.0.1:$grpc"
     fi
 }
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -n "$SERVER_PID" ]]; then
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
-}
-
 main() {
     local mode
     local -a args
@@ -130,5 +118,5 @@ main() {
     ((FAILED == 0)) || exit 1
 }
 
-exit_traps cleanup
+exit_traps
 main "$@"
