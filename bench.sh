@@ -7,8 +7,8 @@
 # (deploy/front.sh) costs in front of the Rust hop; a connection sweep; a
 # gRPC-only figure and the memory of each service holding 100k entities.
 #
-# The script orchestrates; bench/lib.sh holds what it shares with
-# bench/soak.sh (starting and stopping a server, /proc snapshots), and
+# The script orchestrates; bench/lib.sh holds what it shares with the other
+# bench scripts (starting and stopping a server, /proc snapshots), and
 # bench/report.py (run with bench/.venv's Python) parses wrk's output and the
 # snapshots, takes medians, checks the targets and writes latest.{md,json,png}.
 # Run `./bench.sh --help` for options.
@@ -18,9 +18,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 BIN="$ROOT/target/release/entity-service"
-VENV="$ROOT/bench/.venv"
-PY="$VENV/bin/python"
-PYDIR="$ROOT/bench/python"
 PUBLISHED="$ROOT/bench/results"            # the committed reference results: --publish only
 LOCAL="$ROOT/target/bench"                 # every other run, a folder each (git-ignored)
 export RUST_LOG=warn                       # load generator and client: warnings only, on stderr
@@ -227,27 +224,17 @@ choose_results() {
 
 # ---------------------------------------------------------------- cleanup
 
-WORK=""      # temporary directory, removed on exit
 FRONT_PID="" # nginx in front of the server (rust-front), a process-group leader
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
+# On exit, before lib.sh stops the server: the front.
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_front() {
     if [[ -n "$FRONT_PID" ]]; then
         stop_server "$FRONT_PID" 3 || true
     fi
-    if [[ -n "$SERVER_PID" ]]; then
-        log "stopping server $SERVER_PID"
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
 }
-trap cleanup EXIT
-# set -e exits on any unexpected failure; say where, so it is never silent.
-trap 'log "error: \"$BASH_COMMAND\" failed (status $?, line $LINENO)"' ERR
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+EXIT_FIRST=stop_front
+exit_traps
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -274,33 +261,7 @@ build_rust() {
     [[ -x "$BIN" ]] || die "$BIN missing (run without --no-build)"
 }
 
-# The venv bench/.venv with the pinned requirements (reinstalled when
-# requirements.txt changes: a copy is kept in the venv), and fresh gRPC stubs.
-ensure_venv() {
-    local stamp="$VENV/.bench-requirements.txt"
-    if [[ ! -x "$PY" ]]; then
-        log "creating the venv $VENV"
-        python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-    fi
-    if ! cmp -s "$PYDIR/requirements.txt" "$stamp"; then
-        log "pip install -r bench/python/requirements.txt"
-        "$PY" -m pip install -q --disable-pip-version-check -r "$PYDIR/requirements.txt" >&2 ||
-            die "pip install failed"
-        cp "$PYDIR/requirements.txt" "$stamp"
-    fi
-    PYTHON="$PY" "$PYDIR/gen_stubs.sh" >/dev/null || die "gen_stubs.sh failed"
-}
-
 # ---------------------------------------------------------------- servers
-
-# Two free loopback ports, bound together so they differ ("HTTP GRPC").
-free_ports() {
-    "$PY" -c '
-import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])'
-}
 
 # start_server SYSTEM-MODE: launch_server (bench/lib.sh) with that system's
 # command line; sets SERVER_PID, HTTP_ADDR and GRPC_ADDR.

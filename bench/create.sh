@@ -7,10 +7,17 @@
 # 1M entities written through the service (`client import`, CreateEntities
 # streams): the time from exec until both listening lines are printed.
 #
+# Starting and stopping the service and reading /metrics are bench/lib.sh's,
+# wrk's report is read by bench/reporting/wrk.py; both shared with bench.sh.
 # Run `bench/create.sh --help` for options. Loopback only; one server at a time.
-set -Eeuo pipefail
+set -Eeuo pipefail # -E: the ERR trap also fires inside functions
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_TAG=create
+START_TIMEOUT=120 # seconds a server gets to print its listening lines
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+WRK_PY="$ROOT/bench/reporting/wrk.py"
 BIN="${BIN:-$ROOT/target/release/entity-service}"
 LUA="$ROOT/bench/create.lua"
 DURATION="${DURATION:-10}"          # seconds per measured wrk run
@@ -18,7 +25,6 @@ CONNECTIONS="${CONNECTIONS:-10}"    # wrk connections
 REPLAY_ENTITIES="${REPLAY_ENTITIES:-1000000}"
 IMPORT_CHUNK=100000                 # entities per CreateEntities call of the import
 WARMUP=2                            # seconds of wrk before each measured run
-START_TIMEOUT=120                   # seconds a server gets to print its listening lines
 BACKENDS=(grpc direct)
 STORES=(memory journal)
 BUILD=1
@@ -49,12 +55,6 @@ Prints one table on stdout; progress on stderr.
 EOF
 }
 
-log() { printf '[create %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
 parse_args() {
     local backends=()
     while (($# > 0)); do
@@ -79,56 +79,22 @@ parse_args() {
     ((${#backends[@]} == 0)) || BACKENDS=("${backends[@]}")
 }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# start_server NAME ARGS…: starts the binary on free ports, waits for both
-# listening lines; sets PID, HTTP_ADDR, GRPC_ADDR and START_MS (exec to lines).
+# start_server NAME ARGS…: launch_server (bench/lib.sh) with the binary on
+# free loopback ports and ARGS; sets SERVER_PID, HTTP_ADDR, GRPC_ADDR and
+# START_MS.
 start_server() {
     local name="$1"
     shift
-    local out="$WORK/$name.out" err="$WORK/$name.err" started
-    started="$(now_ms)"
-    setsid "$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 "$@" >"$out" 2>"$err" </dev/null &
-    PID=$!
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until grep -q '^gRPC listening on ' "$out" 2>/dev/null; do
-        if ! kill -0 "$PID" 2>/dev/null || ((SECONDS >= deadline)); then
-            sed 's/^/    /' "$out" "$err" | tail -20 >&2
-            die "$name did not start"
-        fi
-        sleep 0.005
-    done
-    START_MS=$(($(now_ms) - started))
-    HTTP_ADDR="$(sed -n 's#^REST listening on http://##p' "$out")"
-    GRPC_ADDR="$(sed -n 's#^gRPC listening on ##p' "$out")"
+    launch_server "$name" "$WORK" "$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 "$@"
 }
 
-# stop_server: SIGTERM, then SIGKILL after 10 s.
-stop_server() {
-    kill -TERM "$PID" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-}
-
-# metric NAME: one unlabelled series from /metrics (0 when absent).
-metric() {
-    curl -sf "http://$HTTP_ADDR/metrics" | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+# stop_current NAME: stops the running server; it must stop cleanly.
+stop_current() {
+    stop_server "$SERVER_PID" || die "$1 exited with status $? when stopped"
 }
 
 # cpu_ticks: user + system clock ticks of the server so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
-
-# wrk_ms UNIT-VALUE: wrk's latency figure (e.g. 812.00us, 1.20ms, 2.01s) in ms.
-wrk_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
-        printf "%.2f", n }'
-}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 
 # measure STORE BACKEND: one wrk run against a fresh server; prints a table row.
 measure() {
@@ -145,19 +111,22 @@ measure() {
         "http://$HTTP_ADDR/entities" -- measured >"$WORK/$name.wrk"
     entities1="$(metric entities)" syncs1="$(metric journal_sync_seconds_count)" ticks1="$(cpu_ticks)"
     synced1="$(metric journal_sync_seconds_sum)"
-    stop_server
+    stop_current "$name"
     local rps p99 errors creates
-    rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$name.wrk")"
-    p99="$(wrk_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.wrk")")"
-    errors="$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' "$WORK/$name.wrk")"
+    {
+        read -r rps
+        read -r p99
+        read -r errors
+    } < <(python3 "$WRK_PY" "$WORK/$name.wrk" req_per_sec p99_ms problems)
     creates=$((entities1 - entities0))
     ((creates > 0)) || die "$name: no entity was created: $(cat "$WORK/$name.wrk")"
     awk -v store="$store" -v backend="$backend" -v rps="$rps" -v p99="$p99" \
         -v creates="$creates" -v syncs=$((syncs1 - syncs0)) -v ticks=$((ticks1 - ticks0)) \
         -v synced0="$synced0" -v synced1="$synced1" \
-        -v hz="$(getconf CLK_TCK)" -v errors="${errors:-none}" 'BEGIN {
+        -v hz="$(getconf CLK_TCK)" -v errors="$errors" 'BEGIN {
         per = (store == "memory") ? "—" : sprintf("%.3f", syncs / creates)
         mean = (syncs > 0) ? sprintf("%.2f", (synced1 - synced0) / syncs * 1000) : "—"
+        p99 = (p99 == "none") ? "—" : sprintf("%.2f", p99)
         printf "| %s | %s | %d | %s | %s | %s | %.1f | %s |\n",
             store, backend, rps, p99, per, mean, ticks / hz * 1e6 / creates, errors }'
 }
@@ -181,7 +150,7 @@ replay() {
     local stored
     stored="$(metric entities)"
     ((stored == REPLAY_ENTITIES)) || die "replay: $stored entities stored, $REPLAY_ENTITIES expected"
-    stop_server
+    stop_current replay-write
     local bytes
     bytes="$(stat -c %s "$dir/entities.journal")"
     log "replay: starting on the journal ($bytes bytes)"
@@ -189,7 +158,7 @@ replay() {
     local logged
     logged="$(grep -o 'replayed [0-9]* entities ([0-9]* bytes) in [0-9]* ms' "$WORK/replay-read.err")"
     stored="$(metric entities)"
-    stop_server
+    stop_current replay-read
     echo
     echo "Replay: $stored entities, journal $bytes bytes ($((bytes / REPLAY_ENTITIES)) bytes per entity)"
     echo "  start-up, exec until both listening lines: $START_MS ms"
@@ -200,13 +169,13 @@ main() {
     parse_args "$@"
     command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
     command -v curl >/dev/null || die "curl is required"
+    command -v python3 >/dev/null || die "python3 is required (it reads wrk's report)"
     if ((BUILD)); then
         log "cargo build --release"
         (cd "$ROOT" && cargo build --release >&2)
     fi
     [[ -x "$BIN" ]] || die "no binary at $BIN"
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/create-bench.XXXXXX")"
-    trap 'kill -KILL "${PID:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
     echo "POST /entities, wrk -t1 -c$CONNECTIONS -d${DURATION}s, unique bodies ($(nproc) cores)"
     echo
     echo "| store | REST backend | creates/s | p99 ms | syncs per create | mean sync ms | server CPU µs per create | errors |"
@@ -222,4 +191,5 @@ main() {
     fi
 }
 
+exit_traps
 main "$@"

@@ -5,7 +5,8 @@
 #
 # Load, all at once: wrk on REST (creates, gets, lists), gRPC GetEntity load,
 # gRPC CreateEntities imports, and WatchEntities streams opening and closing.
-# Starting and stopping the service is bench/lib.sh's, shared with bench.sh.
+# Starting and stopping the service and reading /metrics are bench/lib.sh's,
+# shared with bench.sh and bench/create.sh.
 # Run `bench/soak.sh --help` for options.
 set -Eeuo pipefail # -E: the ERR trap below also fires inside functions
 
@@ -23,7 +24,6 @@ WATCHES=4        # WatchEntities streams open at once
 WATCH_REPLAY=100 # each replays the last WATCH_REPLAY entities, then follows live ones
 WATCH_DEADLINE_MS=2000
 BUILD=1
-WORK=""  # temporary directory, removed on exit
 LOADS=() # the background load generators
 
 usage() {
@@ -72,30 +72,16 @@ parse_args() {
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration wants whole seconds, got '$DURATION'"
 }
 
+# On exit, before lib.sh stops the server: the load generators.
 # shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
+stop_loads() {
     local pid
     for pid in "${LOADS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    if [[ -n "$SERVER_PID" ]]; then
-        stop_server "$SERVER_PID" 3 || true
-    fi
-    wait 2>/dev/null || true
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$status"
 }
-trap cleanup EXIT
-trap 'log "error: \"$BASH_COMMAND\" failed (status $?, line $LINENO)"' ERR
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
-# metric NAME: the value of an unlabelled metric on GET /metrics.
-metric() {
-    curl -s "http://$HTTP_ADDR/metrics" | awk -v name="$1" '$1 == name { print $2 }'
-}
+EXIT_FIRST=stop_loads
+exit_traps
 
 # REST mix: 1 create per 10 requests, lists now and then, gets otherwise.
 start_rest_load() {
@@ -148,7 +134,7 @@ watch_loop() {
     while (($(date +%s) < end)); do
         stored="$(metric entities)"
         for ((i = 0; i < WATCHES; i++)); do
-            "$BIN" client --addr "$GRPC_ADDR" watch --after-id $((${stored:-0} - WATCH_REPLAY)) \
+            "$BIN" client --addr "$GRPC_ADDR" watch --after-id $((stored - WATCH_REPLAY)) \
                 --deadline-ms "$WATCH_DEADLINE_MS" >/dev/null 2>"$WORK/watch.err" &
         done
         for job in $(jobs -p); do

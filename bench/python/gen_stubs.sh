@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Generates entities_pb2.py / entities_pb2_grpc.py from proto/entities.proto
-# into bench/python/generated/ (git-ignored), with the venv's grpc_tools so
-# the generated code matches the pinned protobuf runtime.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-python="${PYTHON:-$root/bench/.venv/bin/python}"
-out="$here/generated"
-mkdir -p "$out"
-cd "$root"
-"$python" -m grpc_tools.protoc -I proto --python_out="$out" --grpc_python_out="$out" proto/entities.proto
-echo "stubs written to $out"
+# bench/python/gen_stubs.sh: generates entities_pb2.py and
+# entities_pb2_grpc.py from proto/entities.proto into bench/python/generated/
+# (git-ignored), with the grpc_tools of the Python in PYTHON (default the
+# venv's, bench/.venv) so the generated code matches the pinned protobuf
+# runtime.
+set -Eeuo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PYTHON="${PYTHON:-$ROOT/bench/.venv/bin/python}"
+OUT="$ROOT/bench/python/generated"
+
+mkdir -p "$OUT"
+cd "$ROOT"
+"$PYTHON" -m grpc_tools.protoc -I proto --python_out="$OUT" --grpc_python_out="$OUT" proto/entities.proto
+echo "stubs written to $OUT"

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Smoke test of the Python comparison servers: makes bench/.venv if missing,
-# installs the pinned requirements, generates the stubs, then starts each app
-# in each mode on free loopback ports, checks POST / and GET /1 over REST and
-# the servicer over gRPC, and stops the app by its PID.
-set -uo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-venv="$(cd "$here/.." && pwd)/.venv"
-py="$venv/bin/python"
+# bench/python/smoke.sh: a smoke test of the Python comparison servers. Makes
+# bench/.venv with the pinned requirements and the gRPC stubs when they are
+# missing or stale, then starts each app in each mode on free loopback ports,
+# checks its listening lines, POST / and GET /1 over REST and the servicer
+# over gRPC, and stops it. Starting, stopping and the venv are bench/lib.sh's,
+# shared with bench.sh.
+#
+# Usage: bench/python/smoke.sh. Exit status: 0 when every case passed.
+set -Eeuo pipefail # -E: the ERR trap also fires inside functions
 
-if [ ! -x "$py" ]; then
-    python3 -m venv "$venv" || exit 1
-fi
-"$py" -m pip install -q -r "$here/requirements.txt" || exit 1
-PYTHON="$py" "$here/gen_stubs.sh" >/dev/null || exit 1
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOG_TAG=smoke
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Each app's command line (after its file) is tried with each of these modes.
+MODES=("--mode grpc" "--mode direct" "--mode grpc --per-request-channel")
+CASES=0    # cases run so far, each in its own WORK/case-N.{out,err}
+PASSED=0   # cases that passed
+FAILED=0   # cases that failed
+CASE_OK=1  # whether the running case has passed every check so far
 
-# The servicer over gRPC: GetEntity, CreateEntity, ListEntities, CreateEntities
-# and the error statuses. Runs after the REST checks created entity 1.
+# grpc_check PORT: the servicer over gRPC: GetEntity, CreateEntity,
+# ListEntities, CreateEntities and the error statuses. Runs after the REST
+# checks created entity 1.
 grpc_check() {
-    "$py" - "$1" <<'EOF'
+    (cd "$PYDIR" && "$PY" - "$1") <<'EOF'
 import sys
 import grpc
 from store import pb, pb_grpc
@@ -51,42 +57,34 @@ EOF
 
 # call METHOD URL [JSON]: prints the body as compact, key-sorted JSON, then the status.
 call() {
-    curl -s -w '\n%{http_code}' -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$2" | "$py" -c '
+    curl -s -w '\n%{http_code}' -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$2" | "$PY" -c '
 import json, sys
 *body, code = sys.stdin.read().splitlines()
 print(json.dumps(json.loads("".join(body)), sort_keys=True, separators=(",", ":")), code)'
 }
 
-# expect WHAT ACTUAL WANTED: records a failure when they differ.
+# expect WHAT ACTUAL WANTED: records a failure of the running case when they differ.
 expect() {
-    if [ "$2" != "$3" ]; then
+    if [[ "$2" != "$3" ]]; then
         echo "  FAIL $1: got '$2', want '$3'"
-        ok=0
+        CASE_OK=0
     fi
 }
 
-passed=0
-failed=0
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null' EXIT
-log="$(mktemp -d)"
-
+# run_case APP ARGS...: starts bench/python/APP with ARGS on two free ports,
+# checks it over REST and gRPC, stops it, and counts the case as passed or failed.
 run_case() {
-    local http grpc_port base
-    http="$(free_port)"
-    grpc_port="$(free_port)"
+    local app="$1" name http grpc base
+    shift
+    CASES=$((CASES + 1))
+    name="case-$CASES"
+    read -r http grpc <<<"$(free_ports)"
     base="http://127.0.0.1:$http"
-    ok=1
-    echo "== $*"
-    "$py" "$here/$1" "${@:2}" --http-port "$http" --grpc-port "$grpc_port" >"$log/out" 2>"$log/err" &
-    pid=$!
-    for _ in $(seq 100); do
-        grep -q '^gRPC listening' "$log/out" && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    expect "stdout" "$(cat "$log/out")" "REST listening on $base
-gRPC listening on 127.0.0.1:$grpc_port"
+    CASE_OK=1
+    echo "== $app $*"
+    launch_server "$name" "$WORK" "$PY" "$PYDIR/$app" "$@" --http-port "$http" --grpc-port "$grpc"
+    expect "stdout" "$(cat "$WORK/$name.out")" "REST listening on $base
+gRPC listening on 127.0.0.1:$grpc"
 
     expect "POST /" "$(call POST "$base/" '{"name":"smoke","description":"first"}')" '{"id":1} 201'
     expect "GET /1" "$(call GET "$base/1")" '{"description":"first","id":1,"name":"smoke"} 200'
@@ -94,23 +92,31 @@ gRPC listening on 127.0.0.1:$grpc_port"
     expect "GET /2" "$(call GET "$base/2")" '{"error":"entity 2 not found"} 404'
     expect "GET /0" "$(call GET "$base/0")" '{"error":"id must be an integer >= 1, got \"0\""} 400'
     expect "POST /entities blank" "$(call POST "$base/entities" '{"name":" "}')" '{"error":"name must not be empty"} 400'
-    (cd "$here" && grpc_check "$grpc_port") || { echo "  FAIL gRPC checks"; ok=0; }
+    grpc_check "$grpc" || expect "gRPC checks" "failed" "passed"
 
-    kill "$pid" && wait "$pid" 2>/dev/null
-    pid=""
-    if [ "$ok" = 1 ]; then
-        passed=$((passed + 1))
+    stop_server "$SERVER_PID" || true # uvicorn exits with 143 after a graceful stop: not a failure
+    if ((CASE_OK)); then
+        PASSED=$((PASSED + 1))
     else
-        failed=$((failed + 1))
-        sed 's/^/  stderr: /' "$log/err" | tail -20
+        FAILED=$((FAILED + 1))
+        sed 's/^/  stderr: /' "$WORK/$name.err" | tail -20
     fi
 }
 
-for mode in "--mode grpc" "--mode direct" "--mode grpc --per-request-channel"; do
-    run_case fastapi_app.py $mode
-    run_case flask_app.py --server gunicorn $mode
-    run_case flask_app.py --server flask $mode
-done
-rm -rf "$log"
-echo "smoke: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+main() {
+    local mode
+    local -a args
+    ensure_venv
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/smoke.XXXXXX")"
+    for mode in "${MODES[@]}"; do
+        read -r -a args <<<"$mode"
+        run_case fastapi_app.py "${args[@]}"
+        run_case flask_app.py --server gunicorn "${args[@]}"
+        run_case flask_app.py --server flask "${args[@]}"
+    done
+    echo "smoke: $PASSED passed, $FAILED failed"
+    ((FAILED == 0)) || exit 1
+}
+
+exit_traps
+main "$@"

@@ -2,11 +2,19 @@
 
 wrk prints a human report, not data: latencies with units, error lines only
 when there were errors. Reading it is the one place that knows that format.
+Shell scripts read it through the command line:
+
+    python3 bench/reporting/wrk.py FILE FIELD...
+
+prints each FIELD of parse(FILE) on a line of its own (`none` for a missing
+figure), where FIELD is a key of parse()'s result or `problems` (problems()
+joined with "; ", `none` for a clean run).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 LATENCY_KEYS = ("avg_ms", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "max_ms")
@@ -64,3 +72,26 @@ def problems(run: dict) -> list[str]:
     if run.get("non_2xx"):
         found.append(f"{run['non_2xx']} non-2xx")
     return found + socket_error_labels(run.get("socket_errors", {}))
+
+
+def field(run: dict, name: str) -> str:
+    """One figure of a parsed run as text: `problems` or a key of parse()'s result."""
+    if name == "problems":
+        return "; ".join(problems(run)) or "none"
+    if name not in run or isinstance(run[name], dict):
+        fields = ", ".join(key for key, value in run.items() if not isinstance(value, dict))
+        raise SystemExit(f"wrk.py: unknown field {name!r} (known: {fields}, problems)")
+    return "none" if run[name] is None else str(run[name])
+
+
+def main(args: list[str]) -> None:
+    """The command line: FILE FIELD..."""
+    if len(args) < 2:
+        raise SystemExit("usage: python3 bench/reporting/wrk.py FILE FIELD...")
+    with open(args[0], encoding="utf-8") as file:
+        run = parse(file.read())
+    print("\n".join(field(run, name) for name in args[1:]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
