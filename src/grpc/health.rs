@@ -129,7 +129,7 @@ fn watch_status(
     service: &str,
     mut sink: ThreadSink<HealthCheckResponse>,
 ) -> RpcStatusCode {
-    let Some(changes) = state.subscribe() else {
+    let Some(changes) = state.subscribe().map(|s| s.changes) else {
         return sink.close();
     };
     let mut last = None;
