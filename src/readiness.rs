@@ -2,9 +2,10 @@
 //! `GET /healthz` (direct backend) and the stop sequence share it, so it
 //! belongs to neither protocol.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use futures_util::task::AtomicWaker;
 
 use crate::sync::lock;
 
@@ -18,7 +19,21 @@ pub struct Readiness {
 struct Inner {
     stopping: bool,
     closed: bool,
-    subscribers: Vec<Sender<()>>,
+    subscribers: Vec<Subscriber>,
+}
+
+/// The sending side of a [`Subscription`].
+struct Subscriber {
+    changes: Sender<()>,
+    waker: Arc<AtomicWaker>,
+}
+
+/// Hears of each change of the serving state: `changes` holds a signal when
+/// one happened and disconnects when the process goes away; `waker` is
+/// woken after either, so an async task can wait on the channel.
+pub struct Subscription {
+    pub changes: Receiver<()>,
+    pub waker: Arc<AtomicWaker>,
 }
 
 impl Readiness {
@@ -38,25 +53,39 @@ impl Readiness {
     pub fn close(&self) {
         let mut inner = lock(&self.inner);
         inner.closed = true;
-        inner.subscribers.clear();
+        let closed = std::mem::take(&mut inner.subscribers);
+        drop(inner);
+        for subscriber in closed {
+            let waker = subscriber.waker;
+            drop(subscriber.changes); // disconnects before the wake-up
+            waker.wake();
+        }
     }
 
-    /// A channel that signals each change and disconnects on [`close`](Self::close);
+    /// A subscription that signals each change and ends on [`close`](Self::close);
     /// None once closed.
-    pub fn subscribe(&self) -> Option<Receiver<()>> {
+    pub fn subscribe(&self) -> Option<Subscription> {
         let mut inner = lock(&self.inner);
         if inner.closed {
             return None;
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
+        let waker = Arc::new(AtomicWaker::new());
         notify(&mut inner.subscribers);
-        inner.subscribers.push(tx);
-        Some(rx)
+        inner.subscribers.push(Subscriber {
+            changes: tx,
+            waker: Arc::clone(&waker),
+        });
+        Some(Subscription { changes: rx, waker })
     }
 }
 
-/// Signals every subscriber and drops the ones whose receiver is gone (a full
-/// channel already holds a pending signal and counts as live).
-fn notify(subscribers: &mut Vec<Sender<()>>) {
-    subscribers.retain(|s| !matches!(s.try_send(()), Err(TrySendError::Disconnected(_))));
+/// Signals and wakes every subscriber and drops the ones whose receiver is
+/// gone (a full channel already holds a pending signal and counts as live).
+fn notify(subscribers: &mut Vec<Subscriber>) {
+    subscribers.retain(|s| {
+        let gone = matches!(s.changes.try_send(()), Err(TrySendError::Disconnected(_)));
+        s.waker.wake();
+        !gone
+    });
 }

@@ -1,18 +1,22 @@
-//! What every gRPC call shares: the token check, the request id, the echoed
-//! metadata, the panic guard, the access log line and the call metrics.
+//! What every gRPC call shares, written once per call kind: the token
+//! check, the request id, the echoed metadata, the panic guard, the access
+//! log line and the call metrics. A handler passes its own logic to
+//! [`CallGate::unary`] (or the streaming ones) and does nothing else.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::{FutureExt, SinkExt, TryStreamExt};
+use futures_util::FutureExt;
 use grpcio::{
-    DuplexSink, Metadata, MetadataBuilder, RequestStream, RpcContext, RpcStatusCode,
-    ServerStreamingSink, UnarySink, WriteFlags,
+    ClientStreamingSink, DuplexSink, Metadata, MetadataBuilder, RequestStream, RpcContext,
+    RpcStatusCode, ServerStreamingSink, UnarySink,
 };
 
 use super::decode::Decoded;
 use super::method::Method;
+use super::stream::answer_each;
 use crate::auth::Auth;
 use crate::metrics::Metrics;
 use crate::request_id;
@@ -34,29 +38,29 @@ pub struct CallGate {
 }
 
 /// One call in progress: identifies it in logs and times it.
-pub struct CallScope {
+struct CallScope {
     /// The client's `x-request-id` if safe, else a generated one.
-    pub request_id: String,
+    request_id: String,
     /// The RPC being served.
-    pub method: &'static Method,
+    method: &'static Method,
     metrics: Arc<Metrics>,
     started: Instant,
 }
 
 /// How a call began: its scope, the initial metadata to send back, and
 /// whether it may proceed: the token check, then its request message.
-pub struct CallStart<Req = ()> {
-    pub scope: CallScope,
-    pub headers: Metadata,
+struct CallStart<Req> {
+    scope: CallScope,
+    headers: Metadata,
     /// The decoded request (`()` for methods whose requests are a stream).
-    pub admitted: Result<Req, Status>,
+    admitted: Result<Req, Status>,
 }
 
 impl CallGate {
     /// Reads the request metadata: request id, echo keys and, when a token
     /// is required, the bearer token; an admitted call proceeds with its
     /// request, or fails INVALID_ARGUMENT when that could not be decoded.
-    pub fn begin<Req>(
+    fn begin<Req>(
         &self,
         ctx: &RpcContext,
         method: &'static Method,
@@ -115,7 +119,7 @@ impl CallGate {
 
 impl CallScope {
     /// Logs the access line and records the metrics of the finished call.
-    pub fn finish(&self, code: RpcStatusCode) {
+    fn finish(&self, code: RpcStatusCode) {
         let elapsed = self.started.elapsed();
         let code = crate::status::code_name(code);
         let method = self.method;
@@ -132,6 +136,188 @@ impl CallScope {
     }
 }
 
+impl CallGate {
+    /// Serves a unary call: `logic` turns the admitted request into the
+    /// reply; its error or panic fails the call.
+    pub fn unary<Req, Resp: Send + 'static>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        request: Decoded<Req>,
+        sink: UnarySink<Resp>,
+        logic: impl FnOnce(Req) -> Result<Resp, Status>,
+    ) {
+        self.unary_when(ctx, method, request, sink, |request| {
+            logic(request).map(|reply| std::future::ready(Ok(reply)))
+        });
+    }
+
+    /// A unary call whose reply is not there at once (a create waiting for
+    /// the journal's sync): `logic` starts the work and returns the future
+    /// of the reply, which the call awaits as a task, so the
+    /// completion-queue thread serves other calls meanwhile.
+    pub fn unary_when<Req, Resp, Reply>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        request: Decoded<Req>,
+        mut sink: UnarySink<Resp>,
+        logic: impl FnOnce(Req) -> Result<Reply, Status>,
+    ) where
+        Resp: Send + 'static,
+        Reply: Future<Output = Result<Resp, Status>> + Send + 'static,
+    {
+        let start = self.begin(ctx, method, request);
+        sink.set_headers(start.headers);
+        let started = start
+            .admitted
+            .and_then(|request| guarded(|| logic(request)));
+        let scope = start.scope;
+        spawn_guarded(ctx, method, async move {
+            let result = match started {
+                Ok(reply) => reply.await,
+                Err(status) => Err(status),
+            };
+            // Counted before it is sent, so a client that scrapes metrics
+            // right after its answer sees its call.
+            scope.finish(match &result {
+                Ok(_) => RpcStatusCode::OK,
+                Err(status) => status.code,
+            });
+            let sent = match result {
+                Ok(reply) => sink.success(reply).await,
+                Err(status) => sink.fail(status.into()).await,
+            };
+            if let Err(error) = sent {
+                log::debug!("{}: reply not delivered: {error}", method.name);
+            }
+        });
+    }
+
+    /// Serves a server-streaming call: `open` turns the admitted request into
+    /// what serves the stream, a task that takes the sink and returns the
+    /// call's final code; its error or panic fails the call before the first
+    /// message.
+    pub fn server_stream<Req, Resp, Serve, Served>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        request: Decoded<Req>,
+        mut sink: ServerStreamingSink<Resp>,
+        open: impl FnOnce(Req) -> Result<Serve, Status>,
+    ) where
+        Resp: Send + 'static,
+        Serve: FnOnce(ServerStreamingSink<Resp>) -> Served,
+        Served: Future<Output = RpcStatusCode> + Send + 'static,
+    {
+        let start = self.begin(ctx, method, request);
+        sink.set_headers(start.headers);
+        let opened = start.admitted.and_then(|request| guarded(|| open(request)));
+        let scope = start.scope;
+        match opened {
+            Ok(serve) => {
+                let served = serve(sink);
+                spawn_guarded(ctx, method, async move { scope.finish(served.await) });
+            }
+            Err(status) => spawn_guarded(ctx, method, async move {
+                scope.finish(status.code);
+                let _ = sink.fail(status.into()).await;
+            }),
+        }
+    }
+
+    /// Serves a client-streaming call: `logic` reads the admitted request
+    /// stream and returns the reply or why the call ends.
+    pub fn client_stream<Req, Logic>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        mut requests: RequestStream<Decoded<Req>>,
+        mut sink: ClientStreamingSink<Logic::Reply>,
+        logic: Logic,
+    ) where
+        Req: Send + 'static,
+        Logic: ReadRequests<Req>,
+    {
+        let start = self.begin(ctx, method, Ok(()));
+        sink.set_headers(start.headers);
+        let admitted = start.admitted;
+        let scope = start.scope;
+        spawn_guarded(ctx, method, async move {
+            let result = match admitted {
+                Ok(()) => logic.read(&mut requests).await,
+                Err(status) => Err(Some(status)),
+            };
+            match result {
+                Ok(response) => {
+                    // grpcio ends the request stream of a cancelled call as
+                    // if the client had half-closed: only the reply tells
+                    // whether the client is still there, so the call is
+                    // counted once the reply is delivered.
+                    let code = match sink.success(response).await {
+                        Ok(()) => RpcStatusCode::OK,
+                        Err(_) => RpcStatusCode::CANCELLED,
+                    };
+                    scope.finish(code);
+                }
+                Err(Some(status)) => {
+                    scope.finish(status.code);
+                    let _ = sink.fail(status.into()).await;
+                }
+                // The client went away: nobody to answer.
+                Err(None) => scope.finish(RpcStatusCode::CANCELLED),
+            }
+            // Only now: grpcio cancels a call whose request stream is
+            // dropped unfinished, which would replace the status just sent.
+            drop(requests);
+        });
+    }
+
+    /// Serves a bidirectional call: `answer` turns each admitted request
+    /// into its response (see [`answer_each`]); its error or panic ends the
+    /// call.
+    pub fn bidi_stream<Req, Resp>(
+        &self,
+        ctx: &RpcContext,
+        method: &'static Method,
+        requests: RequestStream<Decoded<Req>>,
+        mut sink: DuplexSink<Resp>,
+        mut answer: impl FnMut(Req) -> Result<Resp, Status> + Send + 'static,
+    ) where
+        Req: Send + 'static,
+        Resp: Send + 'static,
+    {
+        let start = self.begin(ctx, method, Ok(()));
+        sink.set_headers(start.headers);
+        let admitted = start.admitted;
+        let scope = start.scope;
+        spawn_guarded(ctx, method, async move {
+            let code = match admitted {
+                Ok(()) => answer_each(requests, sink, |request| guarded(|| answer(request))).await,
+                Err(status) => {
+                    let code = status.code;
+                    let _ = sink.fail(status.into()).await;
+                    code
+                }
+            };
+            scope.finish(code);
+        });
+    }
+}
+
+/// The logic of a client-streaming call. It borrows the request stream, so
+/// the call wrapper keeps the stream until the call's status is sent.
+pub trait ReadRequests<Req>: Send + 'static {
+    type Reply: Send + 'static;
+
+    /// Reads the requests and returns the reply; `Err(Some(status))` ends
+    /// the call with that status, `Err(None)` means the client went away.
+    fn read(
+        self,
+        requests: &mut RequestStream<Decoded<Req>>,
+    ) -> impl Future<Output = Result<Self::Reply, Option<Status>>> + Send;
+}
+
 /// Runs handler logic, turning a panic into INTERNAL for this call alone, so
 /// no completion-queue thread ever unwinds.
 pub fn guarded<T>(work: impl FnOnce() -> Result<T, Status>) -> Result<T, Status> {
@@ -139,10 +325,10 @@ pub fn guarded<T>(work: impl FnOnce() -> Result<T, Status>) -> Result<T, Status>
 }
 
 /// Runs a spawned call future, logging instead of unwinding if it panics.
-pub fn spawn_guarded(
+fn spawn_guarded(
     ctx: &RpcContext,
     method: &'static Method,
-    call: impl std::future::Future<Output = ()> + Send + 'static,
+    call: impl Future<Output = ()> + Send + 'static,
 ) {
     ctx.spawn(AssertUnwindSafe(call).catch_unwind().map(move |outcome| {
         if outcome.is_err() {
@@ -152,101 +338,4 @@ pub fn spawn_guarded(
             );
         }
     }));
-}
-
-/// Logs and counts a unary call, then sends its result (counted first, so
-/// a client that scrapes metrics right after its answer sees its call).
-pub fn reply_unary<T: Send + 'static>(
-    ctx: &RpcContext,
-    scope: CallScope,
-    sink: UnarySink<T>,
-    result: Result<T, Status>,
-) {
-    reply_unary_when(ctx, scope, sink, std::future::ready(result));
-}
-
-/// [`reply_unary`] for a result that is not there yet (a create waiting for
-/// the journal's sync): the call waits as a task, so the completion-queue
-/// thread serves other calls meanwhile.
-pub fn reply_unary_when<T: Send + 'static>(
-    ctx: &RpcContext,
-    scope: CallScope,
-    sink: UnarySink<T>,
-    result: impl std::future::Future<Output = Result<T, Status>> + Send + 'static,
-) {
-    let method = scope.method;
-    spawn_guarded(ctx, method, async move {
-        let result = result.await;
-        scope.finish(match &result {
-            Ok(_) => RpcStatusCode::OK,
-            Err(status) => status.code,
-        });
-        let sent = match result {
-            Ok(reply) => sink.success(reply).await,
-            Err(status) => sink.fail(status.into()).await,
-        };
-        if let Err(error) = sent {
-            log::debug!("{}: reply not delivered: {error}", method.name);
-        }
-    });
-}
-
-/// Logs and counts a server-streaming call that fails before its first
-/// message, then sends its status.
-pub fn fail_server_stream<T: Send + 'static>(
-    ctx: &RpcContext,
-    scope: CallScope,
-    sink: ServerStreamingSink<T>,
-    status: Status,
-) {
-    spawn_guarded(ctx, scope.method, async move {
-        scope.finish(status.code);
-        let _ = sink.fail(status.into()).await;
-    });
-}
-
-/// Serves a bidirectional stream: answers each request as it arrives, in
-/// order, each flushed at once (so ping-pong clients work). An error from
-/// `answer`, or a request that cannot be decoded, ends the call with that
-/// status. Returns the call's final code.
-pub async fn answer_each<Req, Resp>(
-    mut requests: RequestStream<Decoded<Req>>,
-    mut sink: DuplexSink<Resp>,
-    mut answer: impl FnMut(Req) -> Result<Resp, Status>,
-) -> RpcStatusCode {
-    let mut index = 0usize;
-    loop {
-        let request = match requests.try_next().await {
-            Ok(Some(request)) => request,
-            Ok(None) => break,
-            Err(_) => return RpcStatusCode::CANCELLED,
-        };
-        let answered = request
-            .map_err(|error| at_index("message", index, error.into()))
-            .and_then(&mut answer);
-        index += 1;
-        match answered {
-            Ok(response) => {
-                if sink.send((response, WriteFlags::default())).await.is_err() {
-                    return RpcStatusCode::CANCELLED;
-                }
-            }
-            Err(status) => {
-                let code = status.code;
-                let _ = sink.fail(status.into()).await;
-                return code;
-            }
-        }
-    }
-    match sink.close().await {
-        Ok(()) => RpcStatusCode::OK,
-        Err(_) => RpcStatusCode::CANCELLED,
-    }
-}
-
-/// `status` for the `what` at `index` of a request stream, e.g.
-/// "entity at index 2: name must not be empty".
-pub fn at_index(what: &str, index: usize, status: Status) -> Status {
-    let message = format!("{what} at index {index}: {}", status.message);
-    Status::new(status.code, message)
 }

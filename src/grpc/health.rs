@@ -2,21 +2,28 @@
 //!
 //! The service reports SERVING for "" and `entities.v1.EntityService` until a
 //! graceful stop begins, then NOT_SERVING; an unknown service name is
-//! NOT_FOUND for Check and SERVICE_UNKNOWN for Watch. Watch streams run on a
-//! thread each (see [`ThreadSink`]) and send every change.
+//! NOT_FOUND for Check and SERVICE_UNKNOWN for Watch. A Watch stream is a
+//! task on the completion queue, like WatchEntities: it sends every change,
+//! woken by the readiness subscription or by the call's end (cancel,
+//! deadline), and never holds a thread.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use crossbeam_channel::select;
-use grpcio::{RpcContext, RpcStatusCode, ServerStreamingSink, ServiceBuilder, UnarySink};
+use crossbeam_channel::TryRecvError;
+use futures_util::Stream;
+use grpcio::{
+    RpcContext, RpcStatusCode, ServerStreamingSink, ServiceBuilder, UnarySink, WriteFlags,
+};
 
-use super::call::{fail_server_stream, guarded, reply_unary, CallGate};
+use super::call::CallGate;
 use super::decode::{method, Decoded};
 use super::method::methods;
-use super::thread_sink::ThreadSink;
+use super::stream::{close_stream, send_then_close};
 use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::{HealthCheckRequest, HealthCheckResponse};
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, Subscription};
 use crate::status::Status;
 
 methods! {
@@ -78,77 +85,95 @@ impl HealthService {
         &mut self,
         ctx: RpcContext,
         req: Decoded<HealthCheckRequest>,
-        mut sink: UnarySink<HealthCheckResponse>,
+        sink: UnarySink<HealthCheckResponse>,
     ) {
-        let start = self.gate.begin(&ctx, &CHECK, req);
-        sink.set_headers(start.headers);
-        let result = start.admitted.and_then(|req| {
-            guarded(|| {
-                status(&self.state, &req.service)
-                    .map(response)
-                    .ok_or_else(|| {
-                        Status::new(
-                            RpcStatusCode::NOT_FOUND,
-                            format!("unknown service {:?}", req.service),
-                        )
-                    })
-            })
+        self.gate.unary(&ctx, &CHECK, req, sink, |req| {
+            status(&self.state, &req.service)
+                .map(response)
+                .ok_or_else(|| {
+                    Status::new(
+                        RpcStatusCode::NOT_FOUND,
+                        format!("unknown service {:?}", req.service),
+                    )
+                })
         });
-        reply_unary(&ctx, start.scope, sink, result);
     }
 
     fn watch(
         &mut self,
         ctx: RpcContext,
         req: Decoded<HealthCheckRequest>,
-        mut sink: ServerStreamingSink<HealthCheckResponse>,
+        sink: ServerStreamingSink<HealthCheckResponse>,
     ) {
-        let start = self.gate.begin(&ctx, &WATCH, req);
-        sink.set_headers(start.headers);
-        let scope = start.scope;
-        let req = match start.admitted {
-            Ok(req) => req,
-            Err(status) => return fail_server_stream(&ctx, scope, sink, status),
-        };
-        let state = Arc::clone(&self.state);
-        let spawned = std::thread::Builder::new()
-            .name("health-watch".into())
-            .spawn(move || {
-                let code = watch_status(&state, &req.service, ThreadSink::new(sink));
-                scope.finish(code);
-            });
-        if let Err(error) = spawned {
-            log::error!("cannot start a health watch thread: {error}");
-        }
+        self.gate.server_stream(&ctx, &WATCH, req, sink, |req| {
+            let state = Arc::clone(&self.state);
+            Ok(|sink| watch_status(state, req.service, sink))
+        });
     }
 }
 
-/// Sends the current status, then each change, until the call or the service ends.
-fn watch_status(
-    state: &Readiness,
-    service: &str,
-    mut sink: ThreadSink<HealthCheckResponse>,
+/// Sends the current status, then each change, until the call or the
+/// service ends; returns the call's final code.
+async fn watch_status(
+    state: Arc<Readiness>,
+    service: String,
+    sink: ServerStreamingSink<HealthCheckResponse>,
 ) -> RpcStatusCode {
-    let Some(changes) = state.subscribe() else {
-        return sink.close();
+    let Some(subscription) = state.subscribe() else {
+        return close_stream(sink).await;
     };
-    let mut last = None;
-    loop {
-        let now = status(state, service).unwrap_or(ServingStatus::SERVICE_UNKNOWN);
-        if last != Some(now) {
-            if sink.send(response(now)).is_err() {
-                return RpcStatusCode::CANCELLED;
+    let mut changes = StatusChanges {
+        state,
+        service,
+        subscription,
+        last: None,
+    };
+    // The changes end when the service is going away.
+    send_then_close(sink, &mut changes).await
+}
+
+/// A service's serving status as an async stream: the current one first,
+/// then each change; ends when the process closes its readiness.
+struct StatusChanges {
+    state: Arc<Readiness>,
+    service: String,
+    subscription: Subscription,
+    last: Option<ServingStatus>,
+}
+
+impl StatusChanges {
+    /// The status now, as a message if it differs from the last one sent.
+    fn changed(&mut self) -> Option<Message> {
+        let now = status(&self.state, &self.service).unwrap_or(ServingStatus::SERVICE_UNKNOWN);
+        if self.last == Some(now) {
+            return None;
+        }
+        self.last = Some(now);
+        Some(Ok((response(now), WriteFlags::default())))
+    }
+}
+
+type Message = grpcio::Result<(HealthCheckResponse, WriteFlags)>;
+
+impl Stream for StatusChanges {
+    type Item = Message;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        if self.last.is_none() {
+            return Poll::Ready(self.changed());
+        }
+        // Register before looking, so a change signalled in between is not missed.
+        self.subscription.waker.register(cx.waker());
+        loop {
+            match self.subscription.changes.try_recv() {
+                Ok(()) => {
+                    if let Some(message) = self.changed() {
+                        return Poll::Ready(Some(message));
+                    }
+                }
+                Err(TryRecvError::Empty) => return Poll::Pending,
+                Err(TryRecvError::Disconnected) => return Poll::Ready(None),
             }
-            last = Some(now);
-        }
-        if sink.check_call().is_err() {
-            return RpcStatusCode::CANCELLED;
-        }
-        select! {
-            recv(changes) -> change => if change.is_err() {
-                return sink.close(); // the service is going away
-            },
-            recv(sink.woken()) -> _ => {}
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod method;
 pub mod reflection;
 pub mod server;
 pub mod service;
-mod thread_sink;
+mod stream;
 mod watch;
 mod wire;
 

@@ -10,7 +10,7 @@ use grpcio::{DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServiceBuilde
 use protobuf::descriptor::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
 use protobuf::Message as _;
 
-use super::call::{answer_each, spawn_guarded, CallGate};
+use super::call::CallGate;
 use super::decode::{method, Decoded};
 use super::method::methods;
 
@@ -183,15 +183,12 @@ macro_rules! reflection_version {
                 &mut self,
                 ctx: RpcContext,
                 requests: RequestStream<Decoded<crate::proto::$messages::ServerReflectionRequest>>,
-                mut sink: DuplexSink<crate::proto::$messages::ServerReflectionResponse>,
+                sink: DuplexSink<crate::proto::$messages::ServerReflectionResponse>,
             ) {
                 use crate::proto::$messages as m;
-                let start = self.gate.begin(&ctx, &$info, Ok(()));
-                sink.set_headers(start.headers);
-                let scope = start.scope;
                 let index = Arc::clone(&self.index);
-                spawn_guarded(&ctx, scope.method, async move {
-                    let code = answer_each(requests, sink, |request| {
+                self.gate
+                    .bidi_stream(&ctx, &$info, requests, sink, move |request| {
                         let query = if request.has_file_by_filename() {
                             Query::FileByName(request.file_by_filename().to_string())
                         } else if request.has_file_containing_symbol() {
@@ -245,10 +242,7 @@ macro_rules! reflection_version {
                         }
                         response.original_request = protobuf::MessageField::some(request);
                         Ok(response)
-                    })
-                    .await;
-                    scope.finish(code);
-                });
+                    });
             }
         }
     };

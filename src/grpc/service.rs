@@ -2,9 +2,10 @@
 //!
 //! Handlers run on completion-queue threads, so they never block: unary and
 //! streaming work is a few store operations, and WatchEntities, which waits
-//! for new entities, gets a thread of its own (see [`super::watch`]).
-//! Every piece of our logic runs inside [`guarded`], so a panic fails one
-//! call with INTERNAL instead of killing a completion-queue thread.
+//! for new entities, is a task on the completion queue woken by the store
+//! (see [`super::watch`]). Each handler is only its own logic, handed to the
+//! call wrapper ([`CallGate`]), which runs it inside [`guarded`], so a panic
+//! fails one call with INTERNAL instead of killing a completion-queue thread.
 //!
 //! CreateEntities stores each entity as it arrives: when the client cancels
 //! midway, or a later message is invalid or cannot be decoded, the entities
@@ -14,19 +15,19 @@
 //! once its record is synced.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
 
-use futures_util::{FutureExt, SinkExt, TryStreamExt};
+use futures_util::{FutureExt, TryStreamExt};
 use grpcio::{
     ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatusCode, ServerStreamingSink,
     ServiceBuilder, UnarySink, WriteFlags,
 };
 
-use super::call::{
-    answer_each, at_index, fail_server_stream, guarded, reply_unary, reply_unary_when,
-    spawn_guarded, CallGate, CallStart,
-};
+use super::call::{guarded, CallGate, ReadRequests};
 use super::decode::{method, Decoded};
-use super::method::{methods, Method};
+use super::method::methods;
+use super::stream::{at_index, send_then_close};
 use super::watch;
 use crate::entities::Entities;
 use crate::proto::entities::{
@@ -86,186 +87,125 @@ impl EntityService {
             .build()
     }
 
-    fn begin<Req>(
-        &self,
-        ctx: &RpcContext,
-        method: &'static Method,
-        request: Decoded<Req>,
-    ) -> CallStart<Req> {
-        self.gate.begin(ctx, method, request)
-    }
-
     fn get_entity(
         &mut self,
         ctx: RpcContext,
         req: Decoded<GetEntityRequest>,
-        mut sink: UnarySink<Entity>,
+        sink: UnarySink<Entity>,
     ) {
-        let start = self.begin(&ctx, &GET_ENTITY, req);
-        sink.set_headers(start.headers);
-        let result = start
-            .admitted
-            .and_then(|req| guarded(|| self.entities.get(req.id).map(|e| Entity::from(&*e))));
-        reply_unary(&ctx, start.scope, sink, result);
+        self.gate.unary(&ctx, &GET_ENTITY, req, sink, |req| {
+            self.entities.get(req.id).map(|e| Entity::from(&*e))
+        });
     }
 
     fn create_entity(
         &mut self,
         ctx: RpcContext,
         req: Decoded<CreateEntityRequest>,
-        mut sink: UnarySink<Entity>,
+        sink: UnarySink<Entity>,
     ) {
-        let start = self.begin(&ctx, &CREATE_ENTITY, req);
-        sink.set_headers(start.headers);
-        let created = start
-            .admitted
-            .and_then(|req| guarded(|| self.entities.create(req.name, req.description)));
-        // With a journal the answer waits for the sync as a task on the
-        // completion queue, which meanwhile serves other calls.
-        reply_unary_when(&ctx, start.scope, sink, async move {
-            let entity = created?.await?;
-            Ok(Entity::from(&*entity))
-        });
+        // With a journal the answer waits for the sync.
+        self.gate
+            .unary_when(&ctx, &CREATE_ENTITY, req, sink, |req| {
+                let creation = self.entities.create(req.name, req.description)?;
+                Ok(async move {
+                    let entity = creation.await?;
+                    Ok(Entity::from(&*entity))
+                })
+            });
     }
 
     fn list_entities(
         &mut self,
         ctx: RpcContext,
         req: Decoded<ListEntitiesRequest>,
-        mut sink: ServerStreamingSink<Entity>,
+        sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, &LIST_ENTITIES, req);
-        sink.set_headers(start.headers);
-        let scope = start.scope;
-        let listed = start
-            .admitted
-            .and_then(|req| guarded(|| Ok(self.entities.list(req.start_id, req.limit))));
-        let entities = match listed {
-            Ok(entities) => entities,
-            Err(status) => return fail_server_stream(&ctx, scope, sink, status),
-        };
-        spawn_guarded(&ctx, scope.method, async move {
-            let count = entities.len();
-            let mut messages =
-                futures_util::stream::iter(entities.into_iter().enumerate().map(|(i, entity)| {
-                    // Let the transport batch all but the last message.
-                    let flags = WriteFlags::default().buffer_hint(i + 1 < count);
-                    Ok((Entity::from(&*entity), flags))
-                }));
-            let code = match sink.send_all(&mut messages).await {
-                Ok(()) => match sink.close().await {
-                    Ok(()) => RpcStatusCode::OK,
-                    Err(_) => RpcStatusCode::CANCELLED,
-                },
-                Err(_) => RpcStatusCode::CANCELLED,
-            };
-            scope.finish(code);
-        });
+        self.gate
+            .server_stream(&ctx, &LIST_ENTITIES, req, sink, |req| {
+                let entities = self.entities.list(req.start_id, req.limit);
+                Ok(|sink| send_list(sink, entities))
+            });
     }
 
     fn watch_entities(
         &mut self,
         ctx: RpcContext,
         req: Decoded<WatchEntitiesRequest>,
-        mut sink: ServerStreamingSink<Entity>,
+        sink: ServerStreamingSink<Entity>,
     ) {
-        let start = self.begin(&ctx, &WATCH_ENTITIES, req);
-        sink.set_headers(start.headers);
-        let scope = start.scope;
-        let opened = start.admitted.and_then(|req| {
-            guarded(|| {
-                self.entities
-                    .store()
-                    .watch(req.after_id)
-                    .map_err(Status::from)
-            })
-        });
-        match opened {
-            Ok(opened) => {
-                let store = self.entities.store().clone();
-                watch::spawn(&ctx, store, opened, sink, scope);
-            }
-            Err(status) => fail_server_stream(&ctx, scope, sink, status),
-        }
+        self.gate
+            .server_stream(&ctx, &WATCH_ENTITIES, req, sink, |req| {
+                let store = self.entities.store();
+                let opened = store.watch(req.after_id).map_err(Status::from)?;
+                let store = Arc::clone(store);
+                Ok(|sink| watch::serve(store, opened, sink))
+            });
     }
 
     fn create_entities(
         &mut self,
         ctx: RpcContext,
-        mut requests: RequestStream<Decoded<CreateEntityRequest>>,
-        mut sink: ClientStreamingSink<CreateEntitiesResponse>,
+        requests: RequestStream<Decoded<CreateEntityRequest>>,
+        sink: ClientStreamingSink<CreateEntitiesResponse>,
     ) {
-        let start = self.begin(&ctx, &CREATE_ENTITIES, Ok(()));
-        sink.set_headers(start.headers);
-        let scope = start.scope;
-        let admitted = start.admitted;
-        let entities = self.entities.clone();
-        spawn_guarded(&ctx, scope.method, async move {
-            let result = match admitted {
-                Ok(()) => create_each(&entities, &mut requests).await,
-                Err(status) => Err(Some(status)),
-            };
-            match result {
-                Ok(response) => {
-                    // grpcio ends the request stream of a cancelled call as
-                    // if the client had half-closed: only the reply tells
-                    // whether the client is still there, so the call is
-                    // counted once the reply is delivered.
-                    let code = match sink.success(response).await {
-                        Ok(()) => RpcStatusCode::OK,
-                        Err(_) => RpcStatusCode::CANCELLED,
-                    };
-                    scope.finish(code);
-                }
-                Err(Some(status)) => {
-                    scope.finish(status.code);
-                    let _ = sink.fail(status.into()).await;
-                }
-                // The client went away: what was created stays; nobody to answer.
-                Err(None) => scope.finish(RpcStatusCode::CANCELLED),
-            }
-        });
+        let logic = CreateEach(self.entities.clone());
+        self.gate
+            .client_stream(&ctx, &CREATE_ENTITIES, requests, sink, logic);
     }
 
     fn lookup_entities(
         &mut self,
         ctx: RpcContext,
         requests: RequestStream<Decoded<GetEntityRequest>>,
-        mut sink: DuplexSink<LookupEntityResponse>,
+        sink: DuplexSink<LookupEntityResponse>,
     ) {
-        let start = self.begin(&ctx, &LOOKUP_ENTITIES, Ok(()));
-        sink.set_headers(start.headers);
-        let scope = start.scope;
-        let admitted = start.admitted;
         let entities = self.entities.clone();
-        spawn_guarded(&ctx, scope.method, async move {
-            let code = match admitted {
-                Ok(()) => {
-                    answer_each(requests, sink, |request| {
-                        guarded(|| Ok(lookup_response(&entities, request.id)))
-                    })
-                    .await
-                }
-                Err(status) => {
-                    let code = status.code;
-                    let _ = sink.fail(status.into()).await;
-                    code
-                }
-            };
-            scope.finish(code);
-        });
+        self.gate
+            .bidi_stream(&ctx, &LOOKUP_ENTITIES, requests, sink, move |request| {
+                Ok(lookup_response(&entities, request.id))
+            });
     }
+}
+
+/// Sends the listed entities, the transport batching all but the last.
+async fn send_list(
+    sink: ServerStreamingSink<Entity>,
+    entities: Vec<Arc<crate::entity::Entity>>,
+) -> RpcStatusCode {
+    let count = entities.len();
+    let mut messages =
+        futures_util::stream::iter(entities.into_iter().enumerate().map(|(i, entity)| {
+            let flags = WriteFlags::default().buffer_hint(i + 1 < count);
+            Ok((Entity::from(&*entity), flags))
+        }));
+    send_then_close(sink, &mut messages).await
 }
 
 /// How many of one CreateEntities stream's creates may wait for the journal
 /// at once: enough for them to share syncs, few enough to bound the memory.
 const STREAM_WINDOW: usize = 256;
 
+/// CreateEntities' logic: creates each streamed entity in order.
+struct CreateEach(Entities);
+
+impl ReadRequests<CreateEntityRequest> for CreateEach {
+    type Reply = CreateEntitiesResponse;
+
+    fn read(
+        self,
+        requests: &mut RequestStream<Decoded<CreateEntityRequest>>,
+    ) -> impl Future<Output = Result<CreateEntitiesResponse, Option<Status>>> + Send {
+        create_each(self.0, requests)
+    }
+}
+
 /// Creates each streamed entity in order. `Err(Some(status))` ends the call
-/// with that status; `Err(None)` means the client went away. A message that
-/// cannot be decoded ends the call like an invalid one.
+/// with that status; `Err(None)` means the client went away (what was
+/// created stays). A message that cannot be decoded ends the call like an
+/// invalid one.
 async fn create_each(
-    entities: &Entities,
+    entities: Entities,
     requests: &mut RequestStream<Decoded<CreateEntityRequest>>,
 ) -> Result<CreateEntitiesResponse, Option<Status>> {
     let mut response = CreateEntitiesResponse::new();

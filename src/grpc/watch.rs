@@ -19,9 +19,9 @@ use std::task::{Context, Poll};
 
 use futures_util::future::{select, Either};
 use futures_util::{SinkExt, Stream};
-use grpcio::{RpcContext, RpcStatus, RpcStatusCode, ServerStreamingSink, WriteFlags};
+use grpcio::{RpcStatus, RpcStatusCode, ServerStreamingSink, WriteFlags};
 
-use super::call::{spawn_guarded, CallScope};
+use super::stream::close_stream;
 use crate::proto::entities::Entity;
 use crate::store::{Store, Watch, WATCH_BUFFER};
 
@@ -40,25 +40,14 @@ enum Ended {
     Overflowed,
 }
 
-/// Serves one watch on the completion queue.
-pub fn spawn(
-    ctx: &RpcContext,
+/// Serves one watch, as a task on the completion queue; returns the call's
+/// final code.
+pub async fn serve(
     store: Arc<Store>,
     watch: Watch,
-    sink: ServerStreamingSink<Entity>,
-    scope: CallScope,
-) {
-    spawn_guarded(ctx, scope.method, async move {
-        let code = serve(&store, &watch, sink).await;
-        scope.finish(code);
-    });
-}
-
-async fn serve(
-    store: &Store,
-    watch: &Watch,
     mut sink: ServerStreamingSink<Entity>,
 ) -> RpcStatusCode {
+    let watch = &watch;
     let mut next = watch.replay_from;
     let mut ended = Ended::Done;
     while next <= watch.replay_to {
@@ -86,10 +75,7 @@ async fn serve(
     match ended {
         // The feed ended: overflow, or the service is stopping.
         Ended::Done if watch.overflowed.load(Ordering::SeqCst) => fail_overflowed(sink).await,
-        Ended::Done => match sink.close().await {
-            Ok(()) => RpcStatusCode::OK,
-            Err(_) => RpcStatusCode::CANCELLED,
-        },
+        Ended::Done => close_stream(sink).await,
         Ended::CallGone => RpcStatusCode::CANCELLED,
         Ended::Overflowed => fail_overflowed(sink).await,
     }
