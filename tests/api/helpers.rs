@@ -42,7 +42,7 @@
 //!   series' value from the Prometheus text.
 //! - [`net`]: `free_port()`, `closed_port()`, `SilentListener` (accepts and
 //!   never answers), `raise_open_file_limit()`.
-//! - [`serial`]: the lock for tests that load the whole machine.
+//! - [`lock`]: locks that survive a panic; `serial()` for tests that load the whole machine.
 //! - [`temp`]: `TempFile` and `TempDir` (e.g. a `--data-dir`), removed on
 //!   drop. [`prng`]: `Prng`, reproducible garbage for malformed-input tests.
 //!
@@ -52,10 +52,10 @@
 pub mod child;
 pub mod grpc;
 pub mod http;
+pub mod lock;
 pub mod metrics;
 pub mod net;
 pub mod prng;
-pub mod serial;
 pub mod service;
 pub mod temp;
 pub mod wait;

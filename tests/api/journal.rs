@@ -28,6 +28,7 @@ use crate::helpers::grpc::{
     self, call_options, create_many, create_request, expect_code, get_request, list_request,
 };
 use crate::helpers::http;
+use crate::helpers::lock::lock;
 use crate::helpers::metrics::sample;
 use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
@@ -40,7 +41,7 @@ const EXIT_LIMIT: Duration = Duration::from_secs(10);
 /// at a time so a paused sync in one never stalls another.
 fn in_process() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock(&LOCK)
 }
 
 /// The journal file in a data directory.

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::helpers::lock::lock;
 use crate::helpers::net::free_port;
 use crate::helpers::temp::TempDir;
 use crate::helpers::wait::wait_until;
@@ -130,10 +131,4 @@ impl Drop for Front {
         }
         let _ = self.child.wait();
     }
-}
-
-fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
-    buffer
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

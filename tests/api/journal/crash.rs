@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use super::{all_entities, rest_created, serve_in, EXIT_LIMIT};
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::grpc::{self, call_options, create_many, create_request};
 use crate::helpers::http::{self, Connection};
+use crate::helpers::lock::lock;
 use crate::helpers::prng::Prng;
 use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
@@ -55,13 +56,6 @@ impl Ledger {
     }
 }
 
-/// The ledger's data even if a client thread panicked holding it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A unique name and a description of varying length and alphabet.
 fn entity(client: &str, seq: usize) -> (String, String) {
     let name = format!("{client}-{seq}");
@@ -75,7 +69,7 @@ fn entity(client: &str, seq: usize) -> (String, String) {
 
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_create() {
-    let _machine = crate::helpers::serial::serial();
+    let _machine = crate::helpers::lock::serial();
     let dir = TempDir::new();
     let ledger = Arc::new(Ledger::default());
     let seed = std::time::SystemTime::now()

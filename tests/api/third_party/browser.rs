@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::tools;
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::{http, TestService};
 
 /// A hang bound for the whole browser session, not a speed goal.

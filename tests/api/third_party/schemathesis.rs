@@ -21,8 +21,8 @@ use serde_json::Value;
 use super::tools;
 use crate::helpers::child::Binary;
 use crate::helpers::http;
+use crate::helpers::lock::serial;
 use crate::helpers::metrics::{sample, samples, scrape};
-use crate::helpers::serial::serial;
 
 /// Test cases per operation and phase: enough to reach every check, bounded
 /// so that the four runs take a few minutes on two cores.

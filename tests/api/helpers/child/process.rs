@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::run::Run;
+use crate::helpers::lock::lock;
 use crate::helpers::wait::wait_until;
 
 /// How long the service may take to announce its listeners.
@@ -257,11 +258,4 @@ impl DerefMut for Server {
     fn deref_mut(&mut self) -> &mut ChildProcess {
         &mut self.process
     }
-}
-
-/// The buffer even if a reader thread panicked while holding it.
-fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
-    buffer
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
