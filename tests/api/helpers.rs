@@ -43,8 +43,6 @@
 //! - [`net`]: `free_port()`, `closed_port()`, `SilentListener` (accepts and
 //!   never answers), `raise_open_file_limit()`.
 //! - [`lock`]: locks that survive a panic; `serial()` for tests that load the whole machine.
-//! - [`temp`]: `TempFile` and `TempDir` (e.g. a `--data-dir`), removed on
-//!   drop. [`prng`]: `Prng`, reproducible garbage for malformed-input tests.
 //!
 //! Assertions about one area's contract (the REST error shape, the CLI's
 //! output lines) stay in that area's module.
@@ -55,9 +53,7 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod net;
-pub mod prng;
 pub mod service;
-pub mod temp;
 pub mod wait;
 
 pub use service::TestService;

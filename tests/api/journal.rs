@@ -22,6 +22,7 @@ use entity_service::proto::entities::Entity;
 use futures_util::FutureExt;
 use grpcio::RpcStatusCode;
 use serde_json::json;
+use tempfile::TempDir;
 
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::grpc::{
@@ -30,7 +31,6 @@ use crate::helpers::grpc::{
 use crate::helpers::http;
 use crate::helpers::lock::lock;
 use crate::helpers::metrics::sample;
-use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
 use crate::helpers::TestService;
 
@@ -42,6 +42,11 @@ const EXIT_LIMIT: Duration = Duration::from_secs(10);
 fn in_process() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     lock(&LOCK)
+}
+
+/// A new, empty data directory, removed with everything in it when dropped.
+fn fresh_data_dir() -> TempDir {
+    tempfile::tempdir().expect("a temporary data directory")
 }
 
 /// The journal file in a data directory.
@@ -75,7 +80,7 @@ fn start_in(dir: &TempDir) -> TestService {
 
 /// The binary as a child, keeping its entities in `dir`.
 fn serve_in(dir: &TempDir) -> Server {
-    Binary::server(&["--data-dir", dir.arg()]).serve()
+    Binary::server(&[]).data_dir(dir.path()).serve()
 }
 
 /// Every entity the service holds, through ListEntities.
@@ -122,7 +127,7 @@ fn stop_gracefully(mut server: Server) {
 #[test]
 fn a_graceful_stop_and_restart_keep_every_entity_and_the_next_id() {
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let first = start_in(&dir);
     let client = grpc::entity_client(first.grpc_addr);
     assert_eq!(rest_created(first.http_addr, "ada", "first"), 1);
@@ -160,7 +165,7 @@ fn a_graceful_stop_and_restart_keep_every_entity_and_the_next_id() {
 #[test]
 fn each_sequential_create_is_synced_before_its_answer() {
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let service = start_in(&dir);
     let client = grpc::entity_client(service.grpc_addr);
     let mut bytes = FILE_HEADER_LEN as u64;
@@ -207,7 +212,7 @@ impl Drop for FailPoint {
 #[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_create_waiting_for_its_sync_is_invisible_and_the_completion_queue_serves_on() {
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let service = start_in(&dir);
     let client = grpc::entity_client(service.grpc_addr);
     let paused = FailPoint("journal::sync");

@@ -4,14 +4,16 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tempfile::TempDir;
+
 use crate::helpers::lock::lock;
 use crate::helpers::net::free_port;
-use crate::helpers::temp::TempDir;
 use crate::helpers::wait::wait_until;
 use crate::third_party::tools;
 
@@ -64,17 +66,18 @@ impl Front {
         nginx()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let upstream_list: Vec<String> = upstreams.iter().map(|a| a.to_string()).collect();
-        let prefix = TempDir::new();
+        // Open to nginx's workers (another user when started as root), as
+        // `mkdir -p` in front.sh would make it.
+        let prefix = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .expect("a prefix directory");
         let mut child = Command::new(script())
             .args(["--listen", &addr.to_string()])
             .args(["--upstream", &upstream_list.join(",")])
-            .args([
-                "--prefix",
-                prefix.arg(),
-                "--workers",
-                "1",
-                "--no-access-log",
-            ])
+            .arg("--prefix")
+            .arg(prefix.path())
+            .args(["--workers", "1", "--no-access-log"])
             .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
