@@ -53,6 +53,7 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod net;
+pub mod prerequisites;
 pub mod service;
 pub mod wait;
 

@@ -31,6 +31,7 @@ use crate::helpers::grpc::{
 use crate::helpers::http;
 use crate::helpers::lock::lock;
 use crate::helpers::metrics::sample;
+use crate::helpers::prerequisites::failpoints;
 use crate::helpers::wait::assert_eventually;
 use crate::helpers::TestService;
 
@@ -209,8 +210,10 @@ impl Drop for FailPoint {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_create_waiting_for_its_sync_is_invisible_and_the_completion_queue_serves_on() {
+    if !failpoints() {
+        return;
+    }
     let _one_at_a_time = in_process();
     let dir = fresh_data_dir();
     let service = start_in(&dir);

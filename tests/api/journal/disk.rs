@@ -12,10 +12,13 @@ use super::{
 use crate::helpers::child::Binary;
 use crate::helpers::grpc::{self, call_options, create_request, expect_code};
 use crate::helpers::http;
+use crate::helpers::prerequisites::failpoints;
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_failed_write_or_sync_acknowledges_nothing_and_the_id_is_given_again() {
+    if !failpoints() {
+        return;
+    }
     let dir = fresh_data_dir();
     // The first batch fails to write, the second to sync.
     let server = Binary::server(&[])
@@ -56,8 +59,10 @@ fn a_failed_write_or_sync_acknowledges_nothing_and_the_id_is_given_again() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_journal_that_cannot_be_cut_back_refuses_creates_until_a_restart() {
+    if !failpoints() {
+        return;
+    }
     let dir = fresh_data_dir();
     let server = Binary::server(&[])
         .data_dir(dir.path())

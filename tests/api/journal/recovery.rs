@@ -13,6 +13,7 @@ use super::{
     serve_in, stop_gracefully, triples, EXIT_LIMIT,
 };
 use crate::helpers::child::{Binary, Server};
+use crate::helpers::prerequisites::failpoints;
 use crate::helpers::wait::assert_eventually;
 
 /// The first batch: one entity, acknowledged.
@@ -59,8 +60,10 @@ fn first_only() -> Vec<(i64, String, String)> {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_record_torn_inside_the_last_batch_drops_that_batch_whole_and_ids_go_on() {
+    if !failpoints() {
+        return;
+    }
     let dir = fresh_data_dir();
     let description = "x".repeat(600);
     let last = [
@@ -99,8 +102,10 @@ fn a_record_torn_inside_the_last_batch_drops_that_batch_whole_and_ids_go_on() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_last_batch_cut_short_drops_its_whole_records_too() {
+    if !failpoints() {
+        return;
+    }
     let dir = fresh_data_dir();
     let last = [
         ("cut-one", ""),
@@ -159,8 +164,10 @@ fn garbage_after_the_last_batch_is_dropped_with_one_warning_and_every_entity_sta
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_damaged_record_with_a_whole_batch_after_it_refuses_to_start_naming_file_and_offset() {
+    if !failpoints() {
+        return;
+    }
     let dir = fresh_data_dir();
     let middle = [("damaged-one", "some description"), ("whole-two", "")];
     let after = ("whole-three", "synced after");
