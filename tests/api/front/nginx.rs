@@ -2,7 +2,6 @@
 //! template, nothing else) starting Debian's nginx as a child on a free
 //! loopback port, in a prefix of its own that is removed afterwards.
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -12,6 +11,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::helpers::child::read_in_background;
 use crate::helpers::lock::lock;
 use crate::helpers::net::free_port;
 use crate::helpers::wait::wait_until;
@@ -84,15 +84,7 @@ impl Front {
             .stderr(Stdio::piped())
             .spawn()
             .expect("deploy/front.sh starts");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                lock(&sink).extend_from_slice(&buffer[..n]);
-            }
-        });
+        let (stderr, _reader) = read_in_background(child.stderr.take().expect("stderr is piped"));
         let mut front = Self {
             addr,
             child,

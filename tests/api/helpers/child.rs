@@ -2,7 +2,8 @@
 //! server on free ports ([`Binary::serve`]), as a short command whose output
 //! is captured ([`Binary::run`]), or started and finished later
 //! ([`Binary::spawn`]). Every wait is bounded, and a child still running
-//! when its handle drops is killed.
+//! when its handle drops is killed. [`file_with`] writes a file for it to
+//! read, and [`path_arg`] turns a temporary path into an argument.
 
 mod process;
 mod run;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use tempfile::NamedTempFile;
 
-pub use process::{ChildProcess, Server};
+pub use process::{read_in_background, ChildProcess, Server};
 pub use run::Run;
 
 /// The binary under test.

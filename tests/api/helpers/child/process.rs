@@ -60,15 +60,8 @@ impl ChildProcess {
                 }
             }
         });
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stderr);
-        let stderr_reader = std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                lock(&sink).extend_from_slice(&buffer[..n]);
-            }
-        });
+        let (stderr, stderr_reader) =
+            read_in_background(child.stderr.take().expect("stderr is piped"));
         Self {
             child,
             args,
@@ -258,4 +251,21 @@ impl DerefMut for Server {
     fn deref_mut(&mut self) -> &mut ChildProcess {
         &mut self.process
     }
+}
+
+/// Everything `pipe` delivers until it closes, collected by a thread of its
+/// own so the pipe never fills up and blocks the writer; the thread ends
+/// with the pipe.
+pub fn read_in_background(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&bytes);
+    let reader = std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+            lock(&sink).extend_from_slice(&buffer[..n]);
+        }
+    });
+    (bytes, reader)
 }
