@@ -7,12 +7,14 @@
 //! - `panics`: creates that panic (the `entities::create` fail point) in a child process.
 //! - `undecodable`: request messages that are not valid protobuf, sent as raw bytes.
 //! - `message_limits`: `--grpc-max-message-bytes` limits requests, never replies.
+//! - `compression`: gzip-compressed requests.
 //! - `gateway_credentials`: what the REST gateway's hop passes on as credentials.
 //!
 //! What the submodules share is here: short calls that fail the test on an
 //! error, and [`Rpc`], one typical call of each kind.
 
 mod client_streams;
+mod compression;
 mod every_call;
 mod gateway_credentials;
 mod message_limits;

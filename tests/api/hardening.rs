@@ -1,7 +1,7 @@
 //! Hardening: idle and hostile connections, descriptor exhaustion, slow
 //! watchers, upstream loss. Every peer is on loopback, every loop is bounded
 //! in count and every wait in time; the tests that load the whole machine
-//! hold the [`serial`](crate::helpers::serial) lock.
+//! hold the [`serial`](crate::helpers::lock::serial) lock.
 //!
 //! - `idle`: idle keep-alive connections and the listener's accept timeout.
 //! - `malformed`: hostile HTTP: garbage, oversized heads, bodies that are

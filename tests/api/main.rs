@@ -15,7 +15,7 @@
 //! - `journal`: `--data-dir`: restarts, crashes, torn tails, corruption, disk errors.
 //! - `lifecycle`: start-up, bind failures, signals and graceful stops.
 //! - `openapi`: /openapi.json against the router, and the /docs page.
-//! - `ops`: health, reflection, /healthz, /metrics, message limits, gzip.
+//! - `ops`: health, /healthz, /metrics, reflection.
 //! - `rest`: the REST/JSON contract.
 //! - `third_party`: schemathesis, openapi-spec-validator, a real browser on
 //!   /docs and `buf curl`, where `.ci/run` installed them.

@@ -10,7 +10,8 @@
 //!
 //! `.ci/run` installs the tools ([`tools`] says where). A test whose tool is
 //! missing fails when `CI` is set, and otherwise says loudly that it did not
-//! run, so `cargo test` still works on a machine without them.
+//! run ([`requires`](crate::helpers::prerequisites::requires)), so `cargo
+//! test` still works on a machine without them.
 
 mod browser;
 mod buf_curl;

@@ -1,9 +1,8 @@
 //! How `entity-service client` fails: the exit code of each status, bad
 //! command lines, an unreachable server and a missing token.
 
-use crate::helpers::child::Binary;
+use crate::helpers::child::{file_with, path_arg, Binary};
 use crate::helpers::net::closed_port;
-use crate::helpers::temp::TempFile;
 use crate::helpers::TestService;
 
 use super::entity_json_line;
@@ -62,7 +61,7 @@ fn client_failures_exit_with_their_code_print_nothing_and_store_nothing() {
 #[test]
 fn commands_against_a_closed_port_exit_5_unavailable_without_hanging() {
     let addr = closed_port().to_string();
-    let file = TempFile::with_contents("{\"name\":\"never sent\"}\n");
+    let file = file_with("{\"name\":\"never sent\"}\n");
     // A client that waited for the server instead of failing would end in
     // DEADLINE_EXCEEDED (10 s default deadline) or, for `watch` (none),
     // run into the run limit.
@@ -72,7 +71,7 @@ fn commands_against_a_closed_port_exit_5_unavailable_without_hanging() {
         ("client", &["create", "x"]),
         ("client", &["list"]),
         ("client", &["watch"]),
-        ("client", &["import", file.path()]),
+        ("client", &["import", path_arg(file.path())]),
         ("client", &["lookup", "1"]),
         ("client", &["lookup", "1", "2", "--json"]),
     ];
@@ -107,13 +106,13 @@ fn client_token_is_required_by_an_authenticated_server_missing_or_wrong_exits_7(
 #[test]
 fn client_streaming_commands_without_a_token_exit_7_every_time() {
     let service = TestService::start_with(|c| c.auth_token = Some("s3cret".into()));
-    let file = TempFile::with_contents("{\"name\":\"refused\"}\n");
+    let file = file_with("{\"name\":\"refused\"}\n");
     // The server refuses at once, racing the client's first message: repeat
     // to see that the outcome does not depend on who wins.
     for _ in 0..20 {
         for args in [
             &["lookup", "1"][..],
-            &["import", file.path()][..],
+            &["import", path_arg(file.path())][..],
             &["watch", "--deadline-ms", "2000"][..],
         ] {
             Binary::client(service.grpc_addr, args)

@@ -3,9 +3,8 @@
 
 use grpcio::RpcStatusCode;
 
-use crate::helpers::child::Binary;
+use crate::helpers::child::{file_with, path_arg, Binary};
 use crate::helpers::grpc::{self, call_options, get_request};
-use crate::helpers::temp::TempFile;
 use crate::helpers::TestService;
 
 use super::stored_from;
@@ -14,13 +13,13 @@ use super::stored_from;
 fn client_import_creates_every_line_and_prints_count_and_ids_in_both_forms() {
     let service = TestService::start();
     service.seed("already there", "");
-    let file = TempFile::with_contents(concat!(
+    let file = file_with(concat!(
         "{\"name\":\"a\",\"description\":\"first\"}\n",
         "\n",
         "{\"name\":\"b\"}\n",
         "{\"name\":\"c\",\"description\":\"third\"}",
     ));
-    let human = Binary::client(service.grpc_addr, &["import", file.path()]).run();
+    let human = Binary::client(service.grpc_addr, &["import", path_arg(file.path())]).run();
     human.assert_code(0);
     assert_eq!(
         stored_from(&service, 2),
@@ -42,7 +41,11 @@ fn client_import_creates_every_line_and_prints_count_and_ids_in_both_forms() {
         "ids 2, 3, 4 missing in order: {line:?}"
     );
 
-    let json = Binary::client(service.grpc_addr, &["import", file.path(), "--json"]).run();
+    let json = Binary::client(
+        service.grpc_addr,
+        &["import", path_arg(file.path()), "--json"],
+    )
+    .run();
     json.assert_code(0);
     assert_eq!(json.lines(), [r#"{"created":3,"ids":[5,6,7]}"#]);
     assert_eq!(service.store().len(), 7);
@@ -90,11 +93,11 @@ fn client_import_stops_at_a_bad_line_naming_it_and_keeps_earlier_lines() {
     for case in cases {
         let what = case.what;
         let service = TestService::start();
-        let file = TempFile::with_contents(case.file);
+        let file = file_with(case.file);
         let args = if case.json {
-            vec!["--json", "import", file.path()]
+            vec!["--json", "import", path_arg(file.path())]
         } else {
-            vec!["import", file.path()]
+            vec!["import", path_arg(file.path())]
         };
         let import = Binary::client(service.grpc_addr, &args).run();
         import.assert_call_error(4, "INVALID_ARGUMENT");

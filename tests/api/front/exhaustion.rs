@@ -15,7 +15,7 @@ use super::nginx::Front;
 use super::{assert_json_error, instance, STOP_LIMIT};
 use crate::helpers::child::Server;
 use crate::helpers::http::{self, Answer, Connection};
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::wait::{assert_eventually, wait_until};
 
 /// Connections with an HTTP/2.0 or 3.0 request line (each leaked a thread

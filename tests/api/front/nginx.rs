@@ -2,15 +2,18 @@
 //! template, nothing else) starting Debian's nginx as a child on a free
 //! loopback port, in a prefix of its own that is removed afterwards.
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tempfile::TempDir;
+
+use crate::helpers::child::read_in_background;
+use crate::helpers::lock::lock;
 use crate::helpers::net::free_port;
-use crate::helpers::temp::TempDir;
 use crate::helpers::wait::wait_until;
 use crate::third_party::tools;
 
@@ -63,32 +66,25 @@ impl Front {
         nginx()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let upstream_list: Vec<String> = upstreams.iter().map(|a| a.to_string()).collect();
-        let prefix = TempDir::new();
+        // Open to nginx's workers (another user when started as root), as
+        // `mkdir -p` in front.sh would make it.
+        let prefix = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .expect("a prefix directory");
         let mut child = Command::new(script())
             .args(["--listen", &addr.to_string()])
             .args(["--upstream", &upstream_list.join(",")])
-            .args([
-                "--prefix",
-                prefix.arg(),
-                "--workers",
-                "1",
-                "--no-access-log",
-            ])
+            .arg("--prefix")
+            .arg(prefix.path())
+            .args(["--workers", "1", "--no-access-log"])
             .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("deploy/front.sh starts");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                lock(&sink).extend_from_slice(&buffer[..n]);
-            }
-        });
+        let (stderr, _reader) = read_in_background(child.stderr.take().expect("stderr is piped"));
         let mut front = Self {
             addr,
             child,
@@ -130,10 +126,4 @@ impl Drop for Front {
         }
         let _ = self.child.wait();
     }
-}
-
-fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
-    buffer
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

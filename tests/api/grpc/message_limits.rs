@@ -124,3 +124,19 @@ fn a_create_entities_reply_with_more_ids_than_the_limit_holds_is_sent() {
     assert_eq!(service.store().len(), count as usize, "each stored once");
     assert_eq!(create(&client, "next", "").id, i64::from(count) + 1);
 }
+
+#[test]
+fn an_oversized_message_is_resource_exhausted_and_the_server_lives_on() {
+    let service = TestService::start_with(|c| c.grpc_max_message_bytes = 64 * 1024);
+    let client = grpc::entity_client(service.grpc_addr);
+    let big = create_request("big", &"d".repeat(100 * 1024));
+    expect_code(
+        client.create_entity_opt(&big, call_options()),
+        RpcStatusCode::RESOURCE_EXHAUSTED,
+    );
+    assert_eq!(service.store().len(), 0);
+    let created = client
+        .create_entity_opt(&create_request("small", ""), call_options())
+        .unwrap();
+    assert_eq!(created.id, 1);
+}

@@ -13,7 +13,7 @@ use crate::helpers::grpc::{
     self, call_options, create_many, create_request, deadline, expect_code, list_request,
     watch_request,
 };
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::wait::{assert_eventually, wait_for_watchers};
 use crate::helpers::TestService;
 

@@ -9,7 +9,7 @@ use grpcio::RpcStatusCode;
 
 use super::{create, fields, get, list_ids, seed_numbered};
 use crate::helpers::grpc::{self, call_options, create_request, deadline, expect_code};
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::TestService;
 
 #[test]

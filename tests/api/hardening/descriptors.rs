@@ -10,7 +10,7 @@ use entity_service::proto::entities_grpc::EntityServiceClient;
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::grpc::{self, call_options, create_request, get_request};
 use crate::helpers::http::{self, Answer};
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::wait::wait_until;
 
 /// The RLIMIT_NOFILE values tried. Which one runs out in accept() itself and

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::lock::serial;
 use crate::helpers::net::raise_open_file_limit;
-use crate::helpers::serial::serial;
 use crate::helpers::wait::wait_until;
 use crate::helpers::{http, TestService};
 

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::helpers::grpc::{self, call_options, get_request};
 use crate::helpers::http::{self, entity_json, exchange_one, exchange_until_close, request_bytes};
-use crate::helpers::prng::Prng;
 use crate::helpers::TestService;
 
 /// The entities stored before the battery; it must leave them unchanged.
@@ -69,10 +68,10 @@ fn a_battery_of_malformed_requests_leaves_the_service_answering_and_the_data_unc
 /// Random bytes, and random bytes that look a bit like HTTP: any answer
 /// (some are valid GETs) or a close, never a hang; none can be a create.
 fn send_garbage(addr: SocketAddr) {
-    let mut prng = Prng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for n in 0..12 {
-        let len = 1 + prng.below(4096);
-        let bytes: Vec<u8> = (0..len).map(|_| prng.next_u64() as u8).collect();
+        let len = 1 + rng.usize(..4096);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
         let what = format!("random bytes #{n} ({len} bytes)");
         for response in exchange_until_close(addr, &what, &bytes) {
             assert!(response.status >= 400, "{what}: got {}", response.status);
@@ -114,8 +113,8 @@ fn send_garbage(addr: SocketAddr) {
     ];
     for n in 0..12 {
         let mut bytes = Vec::new();
-        for _ in 0..1 + prng.below(60) {
-            bytes.extend_from_slice(fragments[prng.below(fragments.len())]);
+        for _ in 0..1 + rng.usize(..60) {
+            bytes.extend_from_slice(fragments[rng.usize(..fragments.len())]);
         }
         let what = format!(
             "HTTP-like garbage #{n}: {:?}",

@@ -9,7 +9,7 @@ use entity_service::proto::entities_grpc::EntityServiceClient;
 use grpcio::{ClientSStreamReceiver, RpcStatusCode};
 
 use crate::helpers::grpc::{self, call_options, create_request, expect_code, watch_request};
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
 use crate::helpers::wait::wait_for_watchers;
 use crate::helpers::TestService;
 

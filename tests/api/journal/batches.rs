@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use entity_service::validation::NewEntity;
 
+use tempfile::TempDir;
+
 use super::{in_process, journal_path, start_in, FailPoint};
 use crate::helpers::metrics::sample;
-use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
 
 /// How long the writer may take to write a batch: a hang bound.

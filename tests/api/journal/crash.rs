@@ -7,18 +7,17 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::{all_entities, rest_created, serve_in, EXIT_LIMIT};
+use super::{all_entities, fresh_data_dir, rest_created, serve_in, EXIT_LIMIT};
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::grpc::{self, call_options, create_many, create_request};
 use crate::helpers::http::{self, Connection};
-use crate::helpers::prng::Prng;
-use crate::helpers::temp::TempDir;
+use crate::helpers::lock::lock;
 use crate::helpers::wait::assert_eventually;
 
 /// Kill-and-restart rounds on one directory.
@@ -55,13 +54,6 @@ impl Ledger {
     }
 }
 
-/// The ledger's data even if a client thread panicked holding it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A unique name and a description of varying length and alphabet.
 fn entity(client: &str, seq: usize) -> (String, String) {
     let name = format!("{client}-{seq}");
@@ -75,23 +67,24 @@ fn entity(client: &str, seq: usize) -> (String, String) {
 
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_create() {
-    let _machine = crate::helpers::serial::serial();
-    let dir = TempDir::new();
+    let _machine = crate::helpers::lock::serial();
+    let dir = fresh_data_dir();
     let ledger = Arc::new(Ledger::default());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1;
-    let mut prng = Prng(seed);
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut rng = fastrand::Rng::with_seed(seed);
     for round in 0..ROUNDS {
         // The REST side goes through the gRPC hop, or straight to the store.
         let backend = if round % 2 == 0 { "grpc" } else { "direct" };
-        let mut server = Binary::server(&["--data-dir", dir.arg(), "--backend", backend]).serve();
+        let mut server = Binary::server(&["--backend", backend])
+            .data_dir(dir.path())
+            .serve();
         verify(&server, &ledger, seed);
         ledger.round_acknowledged.store(0, Ordering::SeqCst);
         let stop = Arc::new(AtomicBool::new(false));
         let clients = start_clients(&server, round, &ledger, &stop);
-        let kill_after = 1 + prng.below(MAX_ACKNOWLEDGED_BEFORE_KILL);
+        let kill_after = 1 + rng.usize(..MAX_ACKNOWLEDGED_BEFORE_KILL);
         assert_eventually(
             ROUND_LIMIT,
             || ledger.round_acknowledged.load(Ordering::SeqCst) >= kill_after,
@@ -226,14 +219,13 @@ fn unary_client(addr: SocketAddr, tag: &str, ledger: &Ledger, stop: &AtomicBool)
 /// CreateEntities streams of 1 to 16 entities until one fails.
 fn stream_client(addr: SocketAddr, tag: &str, ledger: &Ledger, stop: &AtomicBool) {
     let client = grpc::separate_entity_client(addr);
-    let mut prng = Prng(
+    let mut rng = fastrand::Rng::with_seed(
         tag.bytes()
-            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
-            | 1,
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
     );
     let mut seq = 0;
     while !stop.load(Ordering::SeqCst) {
-        let size = 1 + prng.below(16);
+        let size = 1 + rng.usize(..16);
         let batch: Vec<(String, String)> = (seq..seq + size).map(|s| entity(tag, s)).collect();
         seq += size;
         for (name, description) in &batch {

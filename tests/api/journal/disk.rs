@@ -6,20 +6,23 @@
 use grpcio::RpcStatusCode;
 
 use super::{
-    all_entities, journal_path, rest_create, rest_created, sequential_size, serve_in,
-    stop_gracefully,
+    all_entities, fresh_data_dir, journal_path, rest_create, rest_created, sequential_size,
+    serve_in, stop_gracefully,
 };
 use crate::helpers::child::Binary;
 use crate::helpers::grpc::{self, call_options, create_request, expect_code};
 use crate::helpers::http;
-use crate::helpers::temp::TempDir;
+use crate::helpers::prerequisites::failpoints;
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_failed_write_or_sync_acknowledges_nothing_and_the_id_is_given_again() {
-    let dir = TempDir::new();
+    if !failpoints() {
+        return;
+    }
+    let dir = fresh_data_dir();
     // The first batch fails to write, the second to sync.
-    let server = Binary::server(&["--data-dir", dir.arg()])
+    let server = Binary::server(&[])
+        .data_dir(dir.path())
         .env(
             "FAILPOINTS",
             "journal::write=1*return;journal::sync=1*return",
@@ -56,10 +59,13 @@ fn a_failed_write_or_sync_acknowledges_nothing_and_the_id_is_given_again() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_journal_that_cannot_be_cut_back_refuses_creates_until_a_restart() {
-    let dir = TempDir::new();
-    let server = Binary::server(&["--data-dir", dir.arg()])
+    if !failpoints() {
+        return;
+    }
+    let dir = fresh_data_dir();
+    let server = Binary::server(&[])
+        .data_dir(dir.path())
         .env(
             "FAILPOINTS",
             "journal::sync=1*off->1*return;journal::cut=1*return",
@@ -96,10 +102,11 @@ fn a_journal_that_cannot_be_cut_back_refuses_creates_until_a_restart() {
 
 #[test]
 fn a_full_file_system_fails_creates_with_503_and_unavailable_and_smaller_ones_still_fit() {
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let big = "b".repeat(2000);
     let limit = sequential_size(&[("fits", &big)]) + 1000;
-    let server = Binary::server(&["--data-dir", dir.arg()])
+    let server = Binary::server(&[])
+        .data_dir(dir.path())
         .fsize(limit)
         .serve();
     assert_eq!(rest_created(server.http_addr, "fits", &big), 1);

@@ -5,12 +5,13 @@
 
 use entity_service::journal::frame::{file_header, FILE_HEADER_LEN, FORMAT_VERSION};
 
+use tempfile::TempDir;
+
 use super::{
-    all_entities, batch_size, journal_path, rest_created, serve_in, stop_gracefully, triples,
-    EXIT_LIMIT,
+    all_entities, batch_size, fresh_data_dir, journal_path, rest_created, serve_in,
+    stop_gracefully, triples, EXIT_LIMIT,
 };
 use crate::helpers::child::Binary;
-use crate::helpers::temp::TempDir;
 use crate::helpers::wait::assert_eventually;
 
 /// A format-1 journal as the service wrote it before batch frames: three
@@ -33,8 +34,7 @@ fn format_1_triples() -> Vec<(i64, String, String)> {
 
 /// A data directory holding `journal` as its journal file.
 fn dir_with(journal: &[u8]) -> TempDir {
-    let dir = TempDir::new();
-    std::fs::create_dir_all(dir.path()).expect("data directory");
+    let dir = fresh_data_dir();
     std::fs::write(journal_path(&dir), journal).expect("journal");
     dir
 }
@@ -42,7 +42,8 @@ fn dir_with(journal: &[u8]) -> TempDir {
 #[test]
 fn a_format_1_journal_opens_and_is_rewritten_in_the_current_format() {
     let dir = dir_with(FORMAT_1_JOURNAL);
-    let server = Binary::server(&["--data-dir", dir.arg()])
+    let server = Binary::server(&[])
+        .data_dir(dir.path())
         .env("RUST_LOG", "info")
         .serve();
     let rewritten = "rewrote its 3 entities from format 1 into format 2";
@@ -86,7 +87,7 @@ fn a_format_1_journal_with_a_torn_tail_opens_without_it() {
 
 #[test]
 fn a_journal_in_a_newer_format_is_refused_and_left_alone() {
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let server = serve_in(&dir);
     rest_created(server.http_addr, "written", "by this build");
     stop_gracefully(server);
@@ -96,7 +97,7 @@ fn a_journal_in_a_newer_format_is_refused_and_left_alone() {
     bytes[..FILE_HEADER_LEN].copy_from_slice(&file_header(newer));
     std::fs::write(&journal, &bytes).expect("a newer header");
 
-    let run = Binary::server(&["--data-dir", dir.arg()]).run();
+    let run = Binary::server(&[]).data_dir(dir.path()).run();
     run.assert_code(1);
     assert!(run.stdout.is_empty(), "must not serve: {run:#?}");
     assert!(

@@ -5,13 +5,15 @@
 
 use entity_service::journal::frame::{BATCH_HEADER_LEN, FILE_HEADER_LEN};
 
+use tempfile::TempDir;
+
 use super::batches::{offset_of, write_batches};
 use super::{
-    all_entities, batch_size, journal_path, rest_created, sequential_size, serve_in,
-    stop_gracefully, triples, EXIT_LIMIT,
+    all_entities, batch_size, fresh_data_dir, journal_path, rest_created, sequential_size,
+    serve_in, stop_gracefully, triples, EXIT_LIMIT,
 };
 use crate::helpers::child::{Binary, Server};
-use crate::helpers::temp::TempDir;
+use crate::helpers::prerequisites::failpoints;
 use crate::helpers::wait::assert_eventually;
 
 /// The first batch: one entity, acknowledged.
@@ -19,7 +21,8 @@ const FIRST: (&str, &str) = ("kept-first", "acknowledged before");
 
 /// The binary as a child on `dir`, logging at info level.
 fn serve_logging(dir: &TempDir) -> Server {
-    Binary::server(&["--data-dir", dir.arg()])
+    Binary::server(&[])
+        .data_dir(dir.path())
         .env("RUST_LOG", "info")
         .serve()
 }
@@ -57,9 +60,11 @@ fn first_only() -> Vec<(i64, String, String)> {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_record_torn_inside_the_last_batch_drops_that_batch_whole_and_ids_go_on() {
-    let dir = TempDir::new();
+    if !failpoints() {
+        return;
+    }
+    let dir = fresh_data_dir();
     let description = "x".repeat(600);
     let last = [
         ("torn-one", description.as_str()),
@@ -97,9 +102,11 @@ fn a_record_torn_inside_the_last_batch_drops_that_batch_whole_and_ids_go_on() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_last_batch_cut_short_drops_its_whole_records_too() {
-    let dir = TempDir::new();
+    if !failpoints() {
+        return;
+    }
+    let dir = fresh_data_dir();
     let last = [
         ("cut-one", ""),
         ("cut-two", "whole"),
@@ -124,7 +131,7 @@ fn a_last_batch_cut_short_drops_its_whole_records_too() {
 
 #[test]
 fn garbage_after_the_last_batch_is_dropped_with_one_warning_and_every_entity_stays() {
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let server = serve_in(&dir);
     for name in ["one", "two", "three"] {
         rest_created(server.http_addr, name, "kept");
@@ -157,9 +164,11 @@ fn garbage_after_the_last_batch_is_dropped_with_one_warning_and_every_entity_sta
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_damaged_record_with_a_whole_batch_after_it_refuses_to_start_naming_file_and_offset() {
-    let dir = TempDir::new();
+    if !failpoints() {
+        return;
+    }
+    let dir = fresh_data_dir();
     let middle = [("damaged-one", "some description"), ("whole-two", "")];
     let after = ("whole-three", "synced after");
     write_batches(&dir, &[&[FIRST], &middle, &[after]]);
@@ -171,7 +180,7 @@ fn a_damaged_record_with_a_whole_batch_after_it_refuses_to_start_naming_file_and
     bytes[name + 3] ^= 0x40;
     std::fs::write(&journal, &bytes).expect("flip a byte");
 
-    let run = Binary::server(&["--data-dir", dir.arg()]).run();
+    let run = Binary::server(&[]).data_dir(dir.path()).run();
     run.assert_code(1);
     assert!(run.stdout.is_empty(), "must not serve: {run:#?}");
     assert!(
@@ -194,7 +203,7 @@ fn a_damaged_record_with_a_whole_batch_after_it_refuses_to_start_naming_file_and
 
 #[test]
 fn a_zero_filled_tail_left_by_a_kill_is_no_damage() {
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let mut server = serve_in(&dir);
     for name in ["zero-one", "zero-two"] {
         rest_created(server.http_addr, name, "d");

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::tools;
-use crate::helpers::serial::serial;
+use crate::helpers::lock::serial;
+use crate::helpers::prerequisites::announce;
 use crate::helpers::{http, TestService};
 
 /// A hang bound for the whole browser session, not a speed goal.
@@ -96,5 +97,5 @@ fn the_docs_page_lists_every_operation_and_try_it_out_round_trips() {
 
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
-    tools::announce(&format!("docs screenshot: {}", screenshot.display()));
+    announce(&format!("docs screenshot: {}", screenshot.display()));
 }

@@ -21,8 +21,9 @@ use serde_json::Value;
 use super::tools;
 use crate::helpers::child::Binary;
 use crate::helpers::http;
+use crate::helpers::lock::serial;
 use crate::helpers::metrics::{sample, samples, scrape};
-use crate::helpers::serial::serial;
+use crate::helpers::prerequisites::announce;
 
 /// Test cases per operation and phase: enough to reach every check, bounded
 /// so that the four runs take a few minutes on two cores.
@@ -99,7 +100,7 @@ fn fuzz(backend: &str, with_token: bool) {
         operations, 9,
         "every operation but /openapi.json itself is tested"
     );
-    tools::announce(&format!(
+    announce(&format!(
         "{what}: {operations} operations, {cases} test cases, 0 failures, seed {seed}, {:.0?}",
         started.elapsed()
     ));

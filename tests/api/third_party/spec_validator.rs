@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::tools;
-use crate::helpers::temp::TempFile;
+use crate::helpers::child::file_with;
 use crate::helpers::{http, TestService};
 
 #[test]
@@ -17,7 +17,7 @@ fn openapi_spec_validator_accepts_the_document() {
         let service = TestService::start_with(|c| c.auth_token = token.map(String::from));
         let document = http::get(service.http_addr, "/openapi.json");
         assert_eq!(document.status, 200);
-        let file = TempFile::with_contents(&document.text());
+        let file = file_with(&document.text());
         let output = tools::run(
             Command::new(&validator).arg(file.path()),
             Duration::from_secs(60),

@@ -3,12 +3,13 @@
 //! folder (`<target>/third-party/node`), pinned by the files beside this
 //! module, and Debian's chromium with apt.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::child::BINARY;
+use crate::helpers::prerequisites::requires;
 use crate::helpers::wait::wait_until;
 
 /// `<target>/third-party`: the target directory is the one the binary
@@ -23,21 +24,25 @@ pub fn dir() -> PathBuf {
 }
 
 /// A command of the tools' Python venv (`st`, `openapi-spec-validator`).
+#[track_caller]
 pub fn python_tool(name: &str) -> Option<PathBuf> {
     found(name, Some(dir().join("venv/bin").join(name)))
 }
 
 /// A package of the tools' npm folder (its directory).
+#[track_caller]
 pub fn node_package(name: &str) -> Option<PathBuf> {
     found(name, Some(dir().join("node/node_modules").join(name)))
 }
 
 /// A command an npm package of the tools' folder installed (`buf`).
+#[track_caller]
 pub fn node_tool(name: &str) -> Option<PathBuf> {
     found(name, Some(dir().join("node/node_modules/.bin").join(name)))
 }
 
 /// A command on the PATH (`node`), or `$CHROMIUM` for `chromium`.
+#[track_caller]
 pub fn system_tool(name: &str) -> Option<PathBuf> {
     let from_env = (name == "chromium")
         .then(|| std::env::var_os("CHROMIUM").map(PathBuf::from))
@@ -50,26 +55,16 @@ pub fn system_tool(name: &str) -> Option<PathBuf> {
     found(name, from_env.or_else(on_path))
 }
 
-/// The tool if it exists. If not: under CI (`CI` set) the test fails;
-/// elsewhere it says so on the real stderr (past the test harness's
-/// capture, so a passing run shows it too) and the test returns.
+/// The tool if it exists; if not, see [`requires`]: None, for the test to
+/// return.
+#[track_caller]
 pub fn found(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
-    if let Some(path) = path.filter(|path| path.exists()) {
-        return Some(path);
+    let path = path.filter(|path| path.exists());
+    if requires(what, path.is_some(), ".ci/run installs it") {
+        path
+    } else {
+        None
     }
-    let under_ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
-    assert!(
-        !under_ci,
-        "{what} missing under {}: .ci/run installs it",
-        dir().display()
-    );
-    announce(&format!("not run: {what} missing (.ci/run installs it)"));
-    None
-}
-
-/// A line on the real stderr, which the test harness does not capture.
-pub fn announce(line: &str) {
-    let _ = writeln!(std::io::stderr(), "\n*** {line} ***");
 }
 
 /// What a tool printed, and how it ended.

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::run::Run;
+use crate::helpers::lock::lock;
 use crate::helpers::wait::wait_until;
 
 /// How long the service may take to announce its listeners.
@@ -59,15 +60,8 @@ impl ChildProcess {
                 }
             }
         });
-        let mut pipe = child.stderr.take().expect("stderr is piped");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stderr);
-        let stderr_reader = std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
-                lock(&sink).extend_from_slice(&buffer[..n]);
-            }
-        });
+        let (stderr, stderr_reader) =
+            read_in_background(child.stderr.take().expect("stderr is piped"));
         Self {
             child,
             args,
@@ -259,9 +253,19 @@ impl DerefMut for Server {
     }
 }
 
-/// The buffer even if a reader thread panicked while holding it.
-fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
-    buffer
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Everything `pipe` delivers until it closes, collected by a thread of its
+/// own so the pipe never fills up and blocks the writer; the thread ends
+/// with the pipe.
+pub fn read_in_background(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&bytes);
+    let reader = std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+            lock(&sink).extend_from_slice(&buffer[..n]);
+        }
+    });
+    (bytes, reader)
 }

@@ -2,17 +2,22 @@
 //! server on free ports ([`Binary::serve`]), as a short command whose output
 //! is captured ([`Binary::run`]), or started and finished later
 //! ([`Binary::spawn`]). Every wait is bounded, and a child still running
-//! when its handle drops is killed.
+//! when its handle drops is killed. [`file_with`] writes a file for it to
+//! read, and [`path_arg`] turns a temporary path into an argument.
 
 mod process;
 mod run;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub use process::{ChildProcess, Server};
+use tempfile::NamedTempFile;
+
+pub use process::{read_in_background, ChildProcess, Server};
 pub use run::Run;
 
 /// The binary under test.
@@ -66,6 +71,13 @@ impl Binary {
         let mut all = vec!["client", "--addr", &addr];
         all.extend_from_slice(args);
         Self::new(&all)
+    }
+
+    /// Keeps the service's entities in `dir` (`--data-dir`).
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.args
+            .extend(["--data-dir".into(), path_arg(dir).into()]);
+        self
     }
 
     /// Sets an environment variable in the child (e.g. `FAILPOINTS`, `RUST_LOG`).
@@ -155,4 +167,18 @@ fn set_limit(command: &mut Command, resource: libc::__rlimit_resource_t, value: 
             }
         });
     }
+}
+
+/// A path as a command-line argument: temp paths are UTF-8.
+pub fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// A file holding `contents` for a command to read (`client import FILE`),
+/// removed when dropped.
+pub fn file_with(contents: &str) -> NamedTempFile {
+    let mut file = NamedTempFile::new().expect("create a temp file");
+    file.write_all(contents.as_bytes())
+        .expect("write a temp file");
+    file
 }

@@ -22,14 +22,16 @@ use entity_service::proto::entities::Entity;
 use futures_util::FutureExt;
 use grpcio::RpcStatusCode;
 use serde_json::json;
+use tempfile::TempDir;
 
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::grpc::{
     self, call_options, create_many, create_request, expect_code, get_request, list_request,
 };
 use crate::helpers::http;
+use crate::helpers::lock::lock;
 use crate::helpers::metrics::sample;
-use crate::helpers::temp::TempDir;
+use crate::helpers::prerequisites::failpoints;
 use crate::helpers::wait::assert_eventually;
 use crate::helpers::TestService;
 
@@ -40,7 +42,12 @@ const EXIT_LIMIT: Duration = Duration::from_secs(10);
 /// at a time so a paused sync in one never stalls another.
 fn in_process() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock(&LOCK)
+}
+
+/// A new, empty data directory, removed with everything in it when dropped.
+fn fresh_data_dir() -> TempDir {
+    tempfile::tempdir().expect("a temporary data directory")
 }
 
 /// The journal file in a data directory.
@@ -74,7 +81,7 @@ fn start_in(dir: &TempDir) -> TestService {
 
 /// The binary as a child, keeping its entities in `dir`.
 fn serve_in(dir: &TempDir) -> Server {
-    Binary::server(&["--data-dir", dir.arg()]).serve()
+    Binary::server(&[]).data_dir(dir.path()).serve()
 }
 
 /// Every entity the service holds, through ListEntities.
@@ -121,7 +128,7 @@ fn stop_gracefully(mut server: Server) {
 #[test]
 fn a_graceful_stop_and_restart_keep_every_entity_and_the_next_id() {
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let first = start_in(&dir);
     let client = grpc::entity_client(first.grpc_addr);
     assert_eq!(rest_created(first.http_addr, "ada", "first"), 1);
@@ -159,7 +166,7 @@ fn a_graceful_stop_and_restart_keep_every_entity_and_the_next_id() {
 #[test]
 fn each_sequential_create_is_synced_before_its_answer() {
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let service = start_in(&dir);
     let client = grpc::entity_client(service.grpc_addr);
     let mut bytes = FILE_HEADER_LEN as u64;
@@ -203,10 +210,12 @@ impl Drop for FailPoint {
 }
 
 #[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_create_waiting_for_its_sync_is_invisible_and_the_completion_queue_serves_on() {
+    if !failpoints() {
+        return;
+    }
     let _one_at_a_time = in_process();
-    let dir = TempDir::new();
+    let dir = fresh_data_dir();
     let service = start_in(&dir);
     let client = grpc::entity_client(service.grpc_addr);
     let paused = FailPoint("journal::sync");
