@@ -69,7 +69,7 @@ pub struct Config {
     pub grpc_upstream: Option<String>,
     /// REST worker threads (default, per core: 1 with --backend direct (at
     /// least 2), 2 through this process's gRPC server (at least 4), 8 through
-    /// --grpc-upstream (at least 16)).
+    /// --grpc-upstream or with --data-dir (at least 16)).
     #[arg(long, env = "ENTITY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_threads: Option<u16>,
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
