@@ -24,7 +24,7 @@ use grpcio::RpcStatusCode;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::child::{Binary, Server};
+use crate::helpers::child::{Binary, Run, Server};
 use crate::helpers::grpc::{
     self, call_options, create_many, create_request, expect_code, get_request, list_request,
 };
@@ -53,6 +53,19 @@ fn fresh_data_dir() -> TempDir {
 /// The journal file in a data directory.
 fn journal_path(dir: &TempDir) -> PathBuf {
     dir.path().join(JOURNAL_FILE)
+}
+
+/// Starts the binary on `dir`, which must refuse: exit 1, nothing served,
+/// and a message that names the journal file and says `reason`.
+#[track_caller]
+fn assert_refused_start(dir: &TempDir, reason: &str) -> Run {
+    let run = Binary::server(&[]).data_dir(dir.path()).run();
+    run.assert_code(1);
+    assert!(run.stdout.is_empty(), "must not serve: {run:#?}");
+    let journal = journal_path(dir).display().to_string();
+    assert!(run.stderr.contains(&journal), "{run:#?}");
+    assert!(run.stderr.contains(reason), "{reason:?}: {run:#?}");
+    run
 }
 
 /// Bytes one entity adds to the journal, as the README documents them.

@@ -9,8 +9,8 @@ use tempfile::TempDir;
 
 use super::batches::{offset_of, write_batches};
 use super::{
-    all_entities, batch_size, fresh_data_dir, journal_path, rest_created, sequential_size,
-    serve_in, stop_gracefully, triples, EXIT_LIMIT,
+    all_entities, assert_refused_start, batch_size, fresh_data_dir, journal_path, rest_created,
+    sequential_size, serve_in, stop_gracefully, triples, EXIT_LIMIT,
 };
 use crate::helpers::child::{Binary, Server};
 use crate::helpers::prerequisites::failpoints;
@@ -180,17 +180,7 @@ fn a_damaged_record_with_a_whole_batch_after_it_refuses_to_start_naming_file_and
     bytes[name + 3] ^= 0x40;
     std::fs::write(&journal, &bytes).expect("flip a byte");
 
-    let run = Binary::server(&[]).data_dir(dir.path()).run();
-    run.assert_code(1);
-    assert!(run.stdout.is_empty(), "must not serve: {run:#?}");
-    assert!(
-        run.stderr.contains(&journal.display().to_string()),
-        "{run:#?}"
-    );
-    assert!(
-        run.stderr.contains(&format!("byte offset {damaged}")),
-        "{run:#?}"
-    );
+    let run = assert_refused_start(&dir, &format!("byte offset {damaged}"));
     let after_start = middle_start + batch_size(&middle);
     let follows = format!("a whole batch follows at byte offset {after_start}");
     assert!(run.stderr.contains(&follows), "{run:#?}");
