@@ -12,6 +12,7 @@
 //! - [`wait`]: bounded polling for a condition.
 //! - [`metrics`]: one series' value from the Prometheus text.
 //! - [`net`]: loopback ports and peers: free, closed, silent.
+//! - [`background`]: a thread beside the test, stopped and joined on drop.
 //! - [`lock`]: locks that survive a panic, and the serial lock of the tests
 //!   that load the machine.
 //! - [`prerequisites`]: what a test needs beyond the service (a tool, the
@@ -20,6 +21,7 @@
 //! Assertions about one area's contract (the REST error shape, the CLI's
 //! output lines) stay in that area's module.
 
+pub mod background;
 pub mod child;
 pub mod grpc;
 pub mod http;

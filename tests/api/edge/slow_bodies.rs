@@ -6,12 +6,12 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::assert_closing_error;
+use crate::helpers::background::Background;
 use crate::helpers::http::{self, Connection};
 use crate::helpers::wait::wait_until;
 use crate::helpers::TestService;
@@ -36,19 +36,18 @@ fn service() -> TestService {
 /// server closes, or it has sent them all.
 struct Trickler {
     sent: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The sending thread, stopped on drop.
+    _sending: Background,
 }
 
 impl Trickler {
     fn start(stream: TcpStream, pieces: Vec<Vec<u8>>) -> Self {
         let sent = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (counter, stopped) = (Arc::clone(&sent), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
+        let counter = Arc::clone(&sent);
+        let sending = Background::spawn(move |stop| {
             let mut stream = stream;
             for piece in pieces {
-                if stopped.load(Ordering::SeqCst) || stream.write_all(&piece).is_err() {
+                if stop.load(Ordering::SeqCst) || stream.write_all(&piece).is_err() {
                     return;
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -57,17 +56,7 @@ impl Trickler {
         });
         Self {
             sent,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Trickler {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _sending: sending,
         }
     }
 }

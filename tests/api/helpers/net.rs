@@ -2,10 +2,10 @@
 //! that never answers, and this process's open-file limit.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use super::background::Background;
 
 /// A loopback port that was free a moment ago (bound, then released).
 pub fn free_port() -> u16 {
@@ -25,9 +25,8 @@ pub fn closed_port() -> SocketAddr {
 pub struct SilentListener {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// Tells the accept loop to end.
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The accept loop, ended on drop.
+    _accepting: Background,
 }
 
 impl SilentListener {
@@ -38,11 +37,9 @@ impl SilentListener {
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
+        let accepting = Background::spawn(move |stop| {
             let mut held = Vec::new();
-            while !flag.load(Ordering::SeqCst) {
+            while !stop.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => held.push(stream),
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -51,17 +48,7 @@ impl SilentListener {
         });
         Self {
             addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for SilentListener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _accepting: accepting,
         }
     }
 }
