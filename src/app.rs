@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Auth;
+use crate::backing::Backing;
 use crate::config::{reachable, resolve, BackendKind, Config};
 use crate::entities::Entities;
 use crate::grpc::call::CallGate;
@@ -20,6 +21,7 @@ use crate::rest::{
     openapi, Backend, DirectBackend, Gateway, GrpcBackend, RestServer, RestServerOptions,
 };
 use crate::store::Store;
+use crate::{database, journal};
 
 /// How long running gRPC calls may take to finish once a stop begins.
 const GRPC_STOP_GRACE: Duration = Duration::from_secs(5);
@@ -44,6 +46,10 @@ pub enum StartError {
     },
     #[error(transparent)]
     Journal(#[from] OpenError),
+    #[error(transparent)]
+    Database(#[from] database::StartError),
+    #[error("--data-dir and --database-url are two places to keep the entities; give one")]
+    TwoStores,
     #[error("{}", crate::config::EMPTY_TOKEN)]
     EmptyToken,
 }
@@ -73,17 +79,10 @@ impl Service {
         raise_open_file_limit();
         let grpc_bind = parse_addr("gRPC", &config.grpc_addr)?;
         let http_bind = parse_addr("REST", &config.http_addr)?;
-        let store = Arc::new(match &config.data_dir {
-            Some(dir) => {
-                ignore_file_size_signal();
-                Store::open(dir)?
-            }
-            None => Store::new(),
-        });
+        let (store, readiness) = open_store(config)?;
         let entities = Entities::new(Arc::clone(&store));
         let auth = Auth::new(config.auth_token.clone());
         let metrics = Arc::new(Metrics::new(Arc::clone(&store)));
-        let readiness = Arc::new(Readiness::default());
         let descriptors = DescriptorIndex::from_set(crate::proto::FILE_DESCRIPTOR_SET)
             .map_err(StartError::Descriptors)?;
 
@@ -112,7 +111,7 @@ impl Service {
             },
             services,
         )
-        .inspect_err(|_| store.close_journal())?;
+        .inspect_err(|_| store.close_backing())?;
         let grpc_addr = grpc.addr;
 
         let backend: Arc<dyn Backend> = match config.backend {
@@ -159,7 +158,7 @@ impl Service {
             Ok(rest) => rest,
             Err(source) => {
                 grpc.stop(Duration::ZERO);
-                store.close_journal();
+                store.close_backing();
                 return Err(StartError::Rest {
                     addr: http_bind,
                     source,
@@ -181,8 +180,9 @@ impl Service {
 impl Running {
     /// Graceful stop: health turns NOT_SERVING, REST stops accepting and
     /// finishes the requests in flight, open watches end, then running gRPC
-    /// calls get [`GRPC_STOP_GRACE`] to finish; last, the journal (if any)
-    /// syncs and closes and its directory is unlocked.
+    /// calls get [`GRPC_STOP_GRACE`] to finish; last, the backing (if any)
+    /// commits what is queued and closes: the journal syncs and unlocks its
+    /// directory, the database's connections close.
     pub fn stop(self) {
         log::info!("stopping");
         self.readiness.begin_stop();
@@ -190,7 +190,7 @@ impl Running {
         self.store.close_watches();
         self.readiness.close();
         self.grpc.stop(GRPC_STOP_GRACE);
-        self.store.close_journal();
+        self.store.close_backing();
         log::info!("stopped");
     }
 
@@ -207,6 +207,37 @@ impl Running {
     /// The shared store (for tests and tools in this process).
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+}
+
+/// The store as the config asks (memory, a journal or a database) and the
+/// readiness that goes with it: serving at once, or once the database has
+/// been caught up with.
+fn open_store(config: &Config) -> Result<(Arc<Store>, Arc<Readiness>), StartError> {
+    match (&config.data_dir, &config.database_url) {
+        (Some(_), Some(_)) => Err(StartError::TwoStores),
+        (Some(dir), None) => {
+            ignore_file_size_signal();
+            let mut opened = journal::open(dir)?;
+            let entities = std::mem::take(&mut opened.entities);
+            let store = Store::backed(entities, |index| {
+                let journal = opened.start(index).map_err(|source| OpenError::Directory {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                Ok::<_, OpenError>(Box::new(journal) as Box<dyn Backing>)
+            })?;
+            Ok((Arc::new(store), Arc::new(Readiness::default())))
+        }
+        (None, Some(url)) => {
+            let readiness = Arc::new(Readiness::waiting());
+            let store = Store::backed(Vec::new(), |index| {
+                let database = database::start(url, index, Arc::clone(&readiness))?;
+                Ok::<_, database::StartError>(Box::new(database) as Box<dyn Backing>)
+            })?;
+            Ok((Arc::new(store), readiness))
+        }
+        (None, None) => Ok((Arc::new(Store::new()), Arc::new(Readiness::default()))),
     }
 }
 

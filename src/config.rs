@@ -47,9 +47,10 @@ pub mod defaults {
     pub const HTTP_THREADS_HOP: (usize, usize) = (2, 4);
     /// See [`HTTP_THREADS_DIRECT`].
     pub const HTTP_THREADS_UPSTREAM: (usize, usize) = (8, 16);
-    /// With `--data-dir`, whatever the backend: a create's worker waits for a
-    /// journal sync, and only creates in flight together share one.
-    pub const HTTP_THREADS_JOURNAL: (usize, usize) = (8, 16);
+    /// With `--data-dir` or `--database-url`, whatever the backend: a
+    /// create's worker waits for a journal sync or a commit, and only
+    /// creates in flight together share one.
+    pub const HTTP_THREADS_DURABLE: (usize, usize) = (8, 16);
 }
 
 /// Everything `serve` needs.
@@ -69,7 +70,7 @@ pub struct Config {
     pub grpc_upstream: Option<String>,
     /// REST worker threads (default, per core: 1 with --backend direct (at
     /// least 2), 2 through this process's gRPC server (at least 4), 8 through
-    /// --grpc-upstream or with --data-dir (at least 16)).
+    /// --grpc-upstream or with --data-dir or --database-url (at least 16)).
     #[arg(long, env = "ENTITY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_threads: Option<u16>,
     /// Deadline of each gRPC call the REST gateway makes, in milliseconds.
@@ -106,6 +107,17 @@ pub struct Config {
     /// synced before each create is answered; unset = memory only.
     #[arg(long, env = "ENTITY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Keep the entities in this PostgreSQL database
+    /// (postgres://user@host:port/db), shared by every instance given the
+    /// same one; conflicts with --data-dir.
+    #[arg(
+        long,
+        env = "ENTITY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        conflicts_with = "data_dir"
+    )]
+    pub database_url: Option<String>,
 }
 
 impl Default for Config {
@@ -126,6 +138,7 @@ impl Default for Config {
             grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
             grpc_keepalive_timeout_ms: defaults::GRPC_KEEPALIVE_TIMEOUT_MS,
             data_dir: None,
+            database_url: None,
         }
     }
 }
@@ -161,7 +174,9 @@ impl Config {
         self.http_threads.map(usize::from).unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let (per_core, at_least) = match (self.backend, &self.grpc_upstream) {
-                _ if self.data_dir.is_some() => defaults::HTTP_THREADS_JOURNAL,
+                _ if self.data_dir.is_some() || self.database_url.is_some() => {
+                    defaults::HTTP_THREADS_DURABLE
+                }
                 (BackendKind::Direct, _) => defaults::HTTP_THREADS_DIRECT,
                 (BackendKind::Grpc, None) => defaults::HTTP_THREADS_HOP,
                 (BackendKind::Grpc, Some(_)) => defaults::HTTP_THREADS_UPSTREAM,

@@ -1,7 +1,13 @@
 //! The operations of the contract on the shared store, with their errors as
 //! [`Status`]: the gRPC handlers and the direct REST backend both call these,
 //! so the rules (id ≥ 1, validation, list bounds) exist once.
+//!
+//! Reads are futures: with a database shared by several processes, a read
+//! that reaches past the end of this process's index first catches up with
+//! what the others committed (awaited on a completion-queue task, or
+//! blocked on by a REST worker). Without one they are ready at once.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::entity::Entity;
@@ -27,20 +33,38 @@ impl Entities {
     }
 
     /// GetEntity: INVALID_ARGUMENT for id < 1, NOT_FOUND when absent.
-    pub fn get(&self, id: i64) -> Result<Arc<Entity>, Status> {
-        if id < 1 {
-            return Err(Status::invalid_argument(format!(
-                "id must be at least 1, got {id}"
-            )));
+    pub fn get(&self, id: i64) -> impl Future<Output = Result<Arc<Entity>, Status>> + Send {
+        let store = Arc::clone(&self.store);
+        async move {
+            if id < 1 {
+                return Err(Status::invalid_argument(format!(
+                    "id must be at least 1, got {id}"
+                )));
+            }
+            if let Some(entity) = store.get(id) {
+                return Ok(entity);
+            }
+            store.catch_up().await?;
+            store.get(id).ok_or_else(|| Status::entity_not_found(id))
         }
-        self.store
-            .get(id)
-            .ok_or_else(|| Status::entity_not_found(id))
     }
 
     /// LookupEntities: the entity, or None when absent or id < 1.
-    pub fn lookup(&self, id: i64) -> Option<Arc<Entity>> {
-        self.store.get(id)
+    pub fn lookup(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = Result<Option<Arc<Entity>>, Status>> + Send {
+        let store = Arc::clone(&self.store);
+        async move {
+            if id < 1 {
+                return Ok(None);
+            }
+            if let Some(entity) = store.get(id) {
+                return Ok(Some(entity));
+            }
+            store.catch_up().await?;
+            Ok(store.get(id))
+        }
     }
 
     /// CreateEntity: validates, then stores under the next id. The entity is
@@ -57,7 +81,25 @@ impl Entities {
     }
 
     /// ListEntities: id order from max(start_id, 1), at most `limit` (0 = all).
-    pub fn list(&self, start_id: i64, limit: u32) -> Vec<Arc<Entity>> {
-        self.store.list(start_id, limit as usize)
+    pub fn list(
+        &self,
+        start_id: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Arc<Entity>>, Status>> + Send {
+        let store = Arc::clone(&self.store);
+        let limit = limit as usize;
+        async move {
+            let listed = store.list(start_id, limit);
+            if limit != 0 && listed.len() == limit {
+                return Ok(listed);
+            }
+            // The list reached the end of the index.
+            let catch_up = store.catch_up();
+            if catch_up.is_done() {
+                return Ok(listed);
+            }
+            catch_up.await?;
+            Ok(store.list(start_id, limit))
+        }
     }
 }

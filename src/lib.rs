@@ -3,15 +3,19 @@
 //!
 //! # Layout
 //! - [`store`]: the shared `Mutex<Vec<…>>` of entities and the watch feed.
-//! - [`journal`]: with `--data-dir`, the append-only journal the store is
-//!   rebuilt from, and its group-commit writer thread.
+//! - [`backing`]: the one boundary between the store and what keeps its
+//!   entities, and [`group_commit`], the writer thread both backings share:
+//!   - [`journal`]: with `--data-dir`, the append-only journal the store is
+//!     rebuilt from;
+//!   - [`database`]: with `--database-url`, PostgreSQL shared by several
+//!     instances, the store a replicated prefix of its table.
 //! - [`validation`]: the one check of a create request.
 //! - [`entities`]: the contract's operations on the store, errors as [`status::Status`].
 //! - [`status`]: the error currency and the one gRPC→HTTP status table.
 //! - [`auth`], [`request_id`], [`call_metadata`]: bearer tokens, request ids,
 //!   and what a request passes on to its backend, for both protocols.
-//! - [`readiness`]: whether the process serves or is stopping (gRPC health,
-//!   `/healthz`, the stop sequence).
+//! - [`readiness`]: whether the process serves, waits for its database or is
+//!   stopping (gRPC health, `/healthz`, the stop sequence).
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
@@ -28,12 +32,15 @@
 
 pub mod app;
 pub mod auth;
+pub mod backing;
 pub mod call_metadata;
 pub mod cli;
 pub mod config;
 mod containment;
+pub mod database;
 pub mod entities;
 pub mod entity;
+pub mod group_commit;
 pub mod grpc;
 pub mod journal;
 pub mod logging;

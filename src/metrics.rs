@@ -96,8 +96,8 @@ impl Metrics {
         ] {
             registry.register(collector).expect("unique metric names");
         }
-        // The journal keeps its own figures (its writer starts first).
-        for collector in store.journal_stats().map_or(Vec::new(), |s| s.collectors()) {
+        // The backing keeps its own figures (its threads start first).
+        for collector in store.backing_collectors() {
             registry.register(collector).expect("unique metric names");
         }
         Self {

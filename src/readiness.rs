@@ -1,6 +1,7 @@
-//! Whether this process is serving or stopping. The gRPC health service,
-//! `GET /healthz` (direct backend) and the stop sequence share it, so it
-//! belongs to neither protocol.
+//! Whether this process is serving, still waiting for its database, or
+//! stopping. The gRPC health service, `GET /healthz` (direct backend), the
+//! database's first catch-up and the stop sequence share it, so it belongs
+//! to neither protocol.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +18,8 @@ pub struct Readiness {
 
 #[derive(Default)]
 struct Inner {
+    /// Not serving yet: the database has not been caught up with.
+    waiting: bool,
     stopping: bool,
     closed: bool,
     subscribers: Vec<Subscriber>,
@@ -37,9 +40,30 @@ pub struct Subscription {
 }
 
 impl Readiness {
-    /// Whether the process is serving (no stop has begun).
+    /// Not serving until [`mark_ready`](Self::mark_ready): for a store that
+    /// must first catch up with its database.
+    pub fn waiting() -> Self {
+        let readiness = Self::default();
+        lock(&readiness.inner).waiting = true;
+        readiness
+    }
+
+    /// Whether the process is serving (ready, and no stop has begun).
     pub fn is_serving(&self) -> bool {
-        !lock(&self.inner).stopping
+        let inner = lock(&self.inner);
+        !inner.waiting && !inner.stopping
+    }
+
+    /// Whether it is no longer waiting for its database.
+    pub fn is_ready(&self) -> bool {
+        !lock(&self.inner).waiting
+    }
+
+    /// The database was caught up with: serving from now on (unless stopping).
+    pub fn mark_ready(&self) {
+        let mut inner = lock(&self.inner);
+        inner.waiting = false;
+        notify(&mut inner.subscribers);
     }
 
     /// A graceful stop began: report not serving and tell the subscribers.

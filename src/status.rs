@@ -4,7 +4,7 @@
 
 use grpcio::{RpcStatus, RpcStatusCode};
 
-use crate::journal::CommitError;
+use crate::backing::CommitError;
 use crate::store::WatchError;
 use crate::validation::ValidationError;
 

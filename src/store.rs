@@ -8,14 +8,16 @@
 //! released. Validation happens before the lock is taken, so a rejected
 //! create never uses up an id.
 //!
-//! With a journal (`--data-dir`) a create goes to the journal's writer
-//! instead, which gives it its id, syncs its record and only then publishes
-//! it into the `Vec` (and to the watchers), so readers only ever see durable
-//! entities. Without one, a create is stored at once, as before: no thread
-//! hop, no extra lock or allocation.
+//! With a backing ([`crate::backing`]: the journal of `--data-dir`, or the
+//! database of `--database-url`) a create goes to the backing's writer
+//! instead, which gives it its id, makes it durable and only then extends
+//! the `Vec` (and feeds the watchers), so readers only ever see durable
+//! entities. With a database, other processes create too: the `Vec` is then
+//! a replicated prefix of the table, and a read that reaches past its end
+//! first waits for a [`Store::catch_up`]. Without a backing, a create is
+//! stored at once: no thread hop, no extra lock or allocation.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,8 +27,10 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use futures_channel::oneshot;
 use futures_util::task::AtomicWaker;
 
+use prometheus::core::Collector;
+
+use crate::backing::{Answer, Backing, CommitError, Index};
 use crate::entity::Entity;
-use crate::journal::{self, Answer, CommitError, Journal, JournalStats};
 use crate::validation::NewEntity;
 
 /// How many new entities a watcher may fall behind before it is cut off.
@@ -40,11 +44,15 @@ pub const MAX_WATCHERS: usize = 1024;
 /// so that readers and watchers copy a pointer, not strings, under the lock.
 #[derive(Default)]
 pub struct Store {
-    /// Shared with the journal's writer, which publishes synced batches into it.
-    inner: Arc<Mutex<Inner>>,
-    /// Present with `--data-dir`: creates go through it.
-    journal: Option<Journal>,
+    /// Shared with the backing, which extends it with durable entities.
+    shared: Arc<Shared>,
+    /// Present with `--data-dir` or `--database-url`: creates go through it.
+    backing: Option<Box<dyn Backing>>,
 }
+
+/// The index and its watchers, behind the store lock.
+#[derive(Default)]
+struct Shared(Mutex<Inner>);
 
 #[derive(Default)]
 struct Inner {
@@ -91,36 +99,32 @@ impl Store {
         Self::default()
     }
 
-    /// A store kept in the journal in `dir` (created if missing): locks the
-    /// directory, replays the journal, then starts its writer.
-    pub fn open(dir: &Path) -> Result<Self, journal::OpenError> {
-        let mut opened = journal::open(dir)?;
-        let inner = Arc::new(Mutex::new(Inner {
-            entities: std::mem::take(&mut opened.entities),
+    /// A store whose index starts with `entities` (ids 1..=n) and whose
+    /// creates go to the backing that `start` builds over that index.
+    pub fn backed<E>(
+        entities: Vec<Arc<Entity>>,
+        start: impl FnOnce(Arc<dyn Index>) -> Result<Box<dyn Backing>, E>,
+    ) -> Result<Self, E> {
+        let shared = Arc::new(Shared(Mutex::new(Inner {
+            entities,
             ..Inner::default()
-        }));
-        let visible = Arc::clone(&inner);
-        let journal = opened
-            .start(Box::new(move |batch| publish(&visible, batch)))
-            .map_err(|source| journal::OpenError::Directory {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
+        })));
+        let backing = start(Arc::clone(&shared) as Arc<dyn Index>)?;
         Ok(Self {
-            inner,
-            journal: Some(journal),
+            shared,
+            backing: Some(backing),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        crate::sync::lock(&self.inner)
+        self.shared.lock()
     }
 
     /// Stores a validated entity under the next id and tells the watchers:
-    /// at once in memory, or once its journal record is synced.
+    /// at once in memory, or once the backing made it durable.
     pub fn create(&self, new: NewEntity) -> Creation {
-        if let Some(journal) = &self.journal {
-            return Creation(Pending::Journaled(journal.submit(new)));
+        if let Some(backing) = &self.backing {
+            return Creation(Pending::Backed(backing.submit(new)));
         }
         let (name, description) = new.into_parts();
         let mut inner = self.lock();
@@ -135,16 +139,24 @@ impl Store {
         Creation(Pending::Stored(Some(entity)))
     }
 
-    /// The journal's figures, when the store has one.
-    pub fn journal_stats(&self) -> Option<&Arc<JournalStats>> {
-        self.journal.as_ref().map(Journal::stats)
+    /// Completes once the index holds everything committed, by any process,
+    /// before this call: at once unless other processes write to the same
+    /// database. Reads that reach past the index's end await it.
+    pub fn catch_up(&self) -> CatchUp {
+        CatchUp(self.backing.as_ref().and_then(|b| b.catch_up()))
     }
 
-    /// Graceful end of the journal (if any): what was queued is synced, the
-    /// file closed and the directory unlocked; later creates fail.
-    pub fn close_journal(&self) {
-        if let Some(journal) = &self.journal {
-            journal.close();
+    /// The backing's metrics (none in memory).
+    pub fn backing_collectors(&self) -> Vec<Box<dyn Collector>> {
+        self.backing.as_ref().map_or(Vec::new(), |b| b.collectors())
+    }
+
+    /// Graceful end of the backing (if any): what was queued is made durable
+    /// and answered, then its file or connections are let go; later creates
+    /// fail.
+    pub fn close_backing(&self) {
+        if let Some(backing) = &self.backing {
+            backing.close();
         }
     }
 
@@ -204,9 +216,16 @@ impl Store {
             overflowed: Arc::clone(&overflowed),
             waker: Arc::clone(&waker),
         });
+        let replay_to = inner.entities.len() as i64;
+        drop(inner);
+        // A watch that reaches the end of the index hears of what other
+        // processes committed without waiting for their notification.
+        if let Some(backing) = &self.backing {
+            backing.nudge();
+        }
         Ok(Watch {
             replay_from: after_id.max(0).saturating_add(1),
-            replay_to: inner.entities.len() as i64,
+            replay_to,
             feed: feed_rx,
             overflowed,
             waker,
@@ -246,10 +265,43 @@ impl Inner {
     }
 }
 
-/// Makes a synced batch visible: the journal writer's way into the store.
-fn publish(inner: &Mutex<Inner>, batch: &[Arc<Entity>]) {
-    let to_wake = crate::sync::lock(inner).append(batch);
-    wake_all(to_wake);
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        crate::sync::lock(&self.0)
+    }
+}
+
+impl Index for Shared {
+    fn len(&self) -> i64 {
+        self.lock().entities.len() as i64
+    }
+
+    fn extend(&self, entities: &[Arc<Entity>]) {
+        let mut inner = self.lock();
+        let next = inner.entities.len() as i64 + 1;
+        // Skip what the index holds already (another thread published it).
+        let fresh = entities.partition_point(|entity| entity.id < next);
+        let entities = &entities[fresh..];
+        // Keep only the run that continues the index, id after id.
+        let run = entities
+            .iter()
+            .zip(next..)
+            .take_while(|(entity, id)| entity.id == *id)
+            .count();
+        if run < entities.len() {
+            log::debug!(
+                "index at {}: entities from {} wait for a catch-up",
+                next - 1 + run as i64,
+                entities[run].id
+            );
+        }
+        if run == 0 {
+            return;
+        }
+        let to_wake = inner.append(&entities[..run]);
+        drop(inner);
+        wake_all(to_wake);
+    }
 }
 
 fn wake_all(wakers: Vec<Arc<AtomicWaker>>) {
@@ -258,9 +310,10 @@ fn wake_all(wakers: Vec<Arc<AtomicWaker>>) {
     }
 }
 
-/// A create under way. In memory it is done at once; with a journal it
-/// completes when the writer has synced its record (or failed to). Await it
-/// on an async task (a gRPC handler: no thread waits for the disk), or
+/// A create under way. In memory it is done at once; with a backing it
+/// completes when the writer has made it durable (or failed to). Await it
+/// on an async task (a gRPC handler: no thread waits for the disk or the
+/// database), or
 /// [`wait`](Creation::wait) for it on a thread that may block.
 #[must_use = "a create is acknowledged only once its Creation completes"]
 pub struct Creation(Pending);
@@ -270,7 +323,7 @@ pub type Created = Result<Arc<Entity>, CommitError>;
 
 enum Pending {
     Stored(Option<Arc<Entity>>),
-    Journaled(oneshot::Receiver<Answer>),
+    Backed(oneshot::Receiver<Answer>),
 }
 
 impl Creation {
@@ -291,9 +344,43 @@ impl Future for Creation {
             // (Taken by the first poll; a future is not polled after Ready.)
             Pending::Stored(entity) => Poll::Ready(entity.take().ok_or(CommitError::Stopped)),
             // A dropped sender means the writer stopped before answering.
-            Pending::Journaled(answer) => Pin::new(answer)
+            Pending::Backed(answer) => Pin::new(answer)
                 .poll(cx)
                 .map(|answer| answer.unwrap_or(Err(CommitError::Stopped))),
+        }
+    }
+}
+
+/// A [`Store::catch_up`] under way: `None` when there is nothing to catch
+/// up with (this process is the only writer).
+#[must_use = "a read may look past the index only once its catch-up completed"]
+pub struct CatchUp(Option<oneshot::Receiver<Result<(), CommitError>>>);
+
+impl CatchUp {
+    /// Whether it completed already (always, without a database).
+    pub fn is_done(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Blocks this thread until it completes (REST worker threads).
+    pub fn wait(self) -> Result<(), CommitError> {
+        match self.0 {
+            None => Ok(()),
+            pending => futures_executor::block_on(CatchUp(pending)),
+        }
+    }
+}
+
+impl Future for CatchUp {
+    type Output = Result<(), CommitError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            None => Poll::Ready(Ok(())),
+            // A dropped sender means the follower stopped before answering.
+            Some(done) => Pin::new(done)
+                .poll(cx)
+                .map(|done| done.unwrap_or(Err(CommitError::Stopped))),
         }
     }
 }

@@ -274,18 +274,19 @@ impl CallGate {
     }
 
     /// Serves a bidirectional call: `answer` turns each admitted request
-    /// into its response (see [`answer_each`]); its error or panic ends the
-    /// call.
-    pub fn bidi_stream<Req, Resp>(
+    /// into the future of its response (see [`answer_each`]); its error or
+    /// panic ends the call.
+    pub fn bidi_stream<Req, Resp, Answer>(
         &self,
         ctx: &RpcContext,
         method: &'static Method,
         requests: RequestStream<Decoded<Req>>,
         mut sink: DuplexSink<Resp>,
-        mut answer: impl FnMut(Req) -> Result<Resp, Status> + Send + 'static,
+        mut answer: impl FnMut(Req) -> Result<Answer, Status> + Send + 'static,
     ) where
         Req: Send + 'static,
         Resp: Send + 'static,
+        Answer: Future<Output = Result<Resp, Status>> + Send,
     {
         let start = self.begin(ctx, method, Ok(()));
         sink.set_headers(start.headers);

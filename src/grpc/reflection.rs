@@ -241,7 +241,7 @@ macro_rules! reflection_version {
                             }
                         }
                         response.original_request = protobuf::MessageField::some(request);
-                        Ok(response)
+                        Ok(std::future::ready(Ok(response)))
                     });
             }
         }

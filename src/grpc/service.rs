@@ -27,7 +27,7 @@ use grpcio::{
 use super::call::{guarded, CallGate, ReadRequests};
 use super::decode::{method, Decoded};
 use super::method::methods;
-use super::stream::{at_index, send_then_close};
+use super::stream::{at_index, fail_stream, send_then_close};
 use super::watch;
 use crate::entities::Entities;
 use crate::proto::entities::{
@@ -93,8 +93,10 @@ impl EntityService {
         req: Decoded<GetEntityRequest>,
         sink: UnarySink<Entity>,
     ) {
-        self.gate.unary(&ctx, &GET_ENTITY, req, sink, |req| {
-            self.entities.get(req.id).map(|e| Entity::from(&*e))
+        // Past the end of the index, the answer waits for a catch-up.
+        self.gate.unary_when(&ctx, &GET_ENTITY, req, sink, |req| {
+            let found = self.entities.get(req.id);
+            Ok(async move { found.await.map(|e| Entity::from(&*e)) })
         });
     }
 
@@ -123,8 +125,8 @@ impl EntityService {
     ) {
         self.gate
             .server_stream(&ctx, &LIST_ENTITIES, req, sink, |req| {
-                let entities = self.entities.list(req.start_id, req.limit);
-                Ok(|sink| send_list(sink, entities))
+                let listing = self.entities.list(req.start_id, req.limit);
+                Ok(|sink| send_list(sink, listing))
             });
     }
 
@@ -171,8 +173,12 @@ impl EntityService {
 /// Sends the listed entities, the transport batching all but the last.
 async fn send_list(
     sink: ServerStreamingSink<Entity>,
-    entities: Vec<Arc<crate::entity::Entity>>,
+    listing: impl Future<Output = Result<Vec<Arc<crate::entity::Entity>>, Status>>,
 ) -> RpcStatusCode {
+    let entities = match listing.await {
+        Ok(entities) => entities,
+        Err(status) => return fail_stream(sink, status).await,
+    };
     let count = entities.len();
     let mut messages =
         futures_util::stream::iter(entities.into_iter().enumerate().map(|(i, entity)| {
@@ -260,12 +266,18 @@ fn acknowledged(index: usize, done: Created) -> Result<i64, Option<Status>> {
         .map_err(|error| Some(at_index("entity", index, Status::from(error))))
 }
 
-fn lookup_response(entities: &Entities, id: i64) -> LookupEntityResponse {
-    let mut response = LookupEntityResponse::new();
-    response.id = id;
-    if let Some(entity) = entities.lookup(id) {
-        response.found = true;
-        response.entity = protobuf::MessageField::some(Entity::from(&*entity));
+fn lookup_response(
+    entities: &Entities,
+    id: i64,
+) -> impl Future<Output = Result<LookupEntityResponse, Status>> + Send {
+    let found = entities.lookup(id);
+    async move {
+        let mut response = LookupEntityResponse::new();
+        response.id = id;
+        if let Some(entity) = found.await? {
+            response.found = true;
+            response.entity = protobuf::MessageField::some(Entity::from(&*entity));
+        }
+        Ok(response)
     }
-    response
 }

@@ -2,6 +2,8 @@
 //! service: a server stream sent to its end, a bidirectional stream answered
 //! message by message, and the status naming a stream's faulty message.
 
+use std::future::Future;
+
 use futures_util::{SinkExt, Stream, TryStreamExt};
 use grpcio::{DuplexSink, RequestStream, RpcStatusCode, ServerStreamingSink, WriteFlags};
 
@@ -20,6 +22,13 @@ pub async fn send_then_close<T>(
     }
 }
 
+/// Ends a server stream with `status` before any message; returns its code.
+pub async fn fail_stream<T>(sink: ServerStreamingSink<T>, status: Status) -> RpcStatusCode {
+    let code = status.code;
+    let _ = sink.fail(status.into()).await;
+    code
+}
+
 /// Ends a server stream with OK; CANCELLED if the call ended first.
 pub async fn close_stream<T>(mut sink: ServerStreamingSink<T>) -> RpcStatusCode {
     match sink.close().await {
@@ -29,14 +38,18 @@ pub async fn close_stream<T>(mut sink: ServerStreamingSink<T>) -> RpcStatusCode 
 }
 
 /// Serves a bidirectional stream: answers each request as it arrives, in
-/// order, each flushed at once (so ping-pong clients work). An error from
-/// `answer`, or a request that cannot be decoded, ends the call with that
-/// status. Returns the call's final code.
-pub async fn answer_each<Req, Resp>(
+/// order, each flushed at once (so ping-pong clients work). `answer` starts
+/// each response (a future: it may wait for a catch-up); its error, or a
+/// request that cannot be decoded, ends the call with that status. Returns
+/// the call's final code.
+pub async fn answer_each<Req, Resp, Answer>(
     mut requests: RequestStream<Decoded<Req>>,
     mut sink: DuplexSink<Resp>,
-    mut answer: impl FnMut(Req) -> Result<Resp, Status>,
-) -> RpcStatusCode {
+    mut answer: impl FnMut(Req) -> Result<Answer, Status>,
+) -> RpcStatusCode
+where
+    Answer: Future<Output = Result<Resp, Status>>,
+{
     let mut index = 0usize;
     loop {
         let request = match requests.try_next().await {
@@ -44,9 +57,13 @@ pub async fn answer_each<Req, Resp>(
             Ok(None) => break,
             Err(_) => return RpcStatusCode::CANCELLED,
         };
-        let answered = request
+        let started = request
             .map_err(|error| at_index("message", index, error.into()))
             .and_then(&mut answer);
+        let answered = match started {
+            Ok(response) => response.await,
+            Err(status) => Err(status),
+        };
         index += 1;
         match answered {
             Ok(response) => {

@@ -7,7 +7,8 @@
 //! - [`replay`]: reading the file back by its format's rules: [`batches`]
 //!   (torn last batch or corruption), [`legacy`] (format 1, records alone).
 //! - [`rewrite`]: a new journal, or a format-1 one, written whole in format 2.
-//! - [`writer`]: the one writer thread and its group commit.
+//! - [`writer`]: each batch written and synced by the group-commit writer
+//!   thread ([`crate::group_commit`]).
 //!
 //! The directory holds `entities.journal` and `LOCK`, on which the process
 //! holds an exclusive `flock` for as long as it runs, so two processes never
@@ -28,18 +29,18 @@ mod writer;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
 use futures_channel::oneshot;
+use prometheus::core::Collector;
 
+use crate::backing::{Answer, Backing, Index};
 use crate::entity::Entity;
+use crate::group_commit::Writer;
 use crate::validation::NewEntity;
 pub use stats::JournalStats;
-pub use writer::{Answer, Publish};
-use writer::{JournalFile, Request, WriterThread};
+use writer::{JournalFile, JournalLog};
 
 /// The journal's file name inside the data directory.
 pub const JOURNAL_FILE: &str = "entities.journal";
@@ -76,18 +77,6 @@ pub enum OpenError {
     NewerFormat { path: PathBuf, version: u32 },
     #[error("cannot write journal {} in format {}: {source}", path.display(), frame::FORMAT_VERSION)]
     Rewrite { path: PathBuf, source: io::Error },
-}
-
-/// Why a create was not acknowledged: nothing of it is visible, and its id
-/// goes to a later create.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommitError {
-    #[error("the entity could not be made durable: journal write failed: {0}")]
-    WriteFailed(String),
-    #[error("the journal needs a restart of the service: {0}")]
-    NeedsRestart(String),
-    #[error("the service is stopping")]
-    Stopped,
 }
 
 /// A journal opened and replayed, its writer not started yet.
@@ -247,56 +236,42 @@ fn lock_dir(dir: &Path) -> Result<File, OpenError> {
 }
 
 impl Opened {
-    /// Starts the writer thread; `publish` makes each synced batch visible.
-    pub fn start(self, publish: Publish) -> io::Result<Journal> {
+    /// Starts the writer thread, which extends `index` with each synced batch.
+    pub fn start(self, index: Arc<dyn Index>) -> io::Result<Journal> {
         let stats = Arc::clone(&self.stats);
-        let writer = WriterThread::new(self.file, self.next_id, publish, self.stats);
-        let (requests, receiver) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new()
-            .name("journal-writer".into())
-            .spawn(move || writer.run(receiver))?;
-        Ok(Journal {
-            requests,
-            thread: Mutex::new(Some(thread)),
-            stats,
-        })
+        let log = JournalLog::new(self.file, self.next_id, self.stats);
+        let writer = Writer::start("journal-writer", log, frame::MAX_BATCH, index)?;
+        Ok(Journal { writer, stats })
     }
 }
 
 /// The running journal: where creates are sent to be made durable.
 pub struct Journal {
-    requests: Sender<Request>,
-    /// The writer thread, joined by [`Journal::close`].
-    thread: Mutex<Option<JoinHandle<()>>>,
+    writer: Writer,
     stats: Arc<JournalStats>,
 }
 
 impl Journal {
-    /// Queues a create for the next batch; the receiver is answered once
-    /// its record is synced and visible, or with why it is not.
-    pub fn submit(&self, new: NewEntity) -> oneshot::Receiver<Answer> {
-        let (done, answer) = oneshot::channel();
-        // A send fails only once the writer has stopped; `done` then drops
-        // with the request and the receiver reports the stop.
-        let _ = self.requests.send(Request::Create { new, done });
-        answer
-    }
-
     /// The journal's figures.
     pub fn stats(&self) -> &Arc<JournalStats> {
         &self.stats
     }
+}
+
+impl Backing for Journal {
+    /// Queues a create for the next batch; answered once its record is
+    /// synced and visible, or with why it is not.
+    fn submit(&self, new: NewEntity) -> oneshot::Receiver<Answer> {
+        self.writer.submit(new)
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        self.stats.collectors()
+    }
 
     /// Graceful end: what was queued is written and synced, the file closed
-    /// and the lock released; later creates are answered
-    /// [`CommitError::Stopped`].
-    pub fn close(&self) {
-        let thread = crate::sync::lock(&self.thread).take();
-        if let Some(thread) = thread {
-            let _ = self.requests.send(Request::Stop);
-            if thread.join().is_err() {
-                log::error!("the journal writer panicked");
-            }
-        }
+    /// and the lock released.
+    fn close(&self) {
+        self.writer.close();
     }
 }

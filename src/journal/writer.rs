@@ -1,13 +1,11 @@
-//! The journal's one writer thread: group commit.
+//! The journal as a [`BatchLog`]: what the group-commit writer thread
+//! ([`crate::group_commit`]) does with each batch.
 //!
-//! Creates queue up while a sync is running; the writer takes everything
-//! queued as one batch, gives each its id (the writer alone counts ids),
-//! appends the batch (its frame and records, one write), syncs once, then
-//! publishes the batch into the
-//! visible store and answers each waiting create. A failed write or sync
-//! answers the whole batch with an error, cuts the file back to the last
-//! whole batch and gives the batch's ids again to later creates, so what is
-//! visible or acknowledged never has a hole.
+//! Each batch gets the next ids (the writer alone counts ids) and is
+//! appended as its frame and records in one write, then synced once. A
+//! failed write or sync cuts the file back to the last whole batch and
+//! gives the batch's ids again to later creates, so what is visible or
+//! acknowledged never has a hole.
 //!
 //! The file is grown [`GROW_BYTES`] at a time with zeros written ahead of the
 //! records. A sync of records written over zeros the file already holds
@@ -23,13 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Receiver;
-use futures_channel::oneshot;
-
 use super::format::encode;
-use super::frame::{finish_batch, start_batch, MAX_BATCH};
-use super::{CommitError, JournalStats};
+use super::frame::{finish_batch, start_batch};
+use super::JournalStats;
+use crate::backing::CommitError;
 use crate::entity::Entity;
+use crate::group_commit::BatchLog;
 use crate::validation::NewEntity;
 
 /// How much the file grows at a time, zero-filled.
@@ -37,24 +34,6 @@ pub const GROW_BYTES: u64 = 1 << 20;
 
 /// The zeros written ahead, a piece at a time.
 static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-
-/// How the writer makes a synced batch visible: appends it to the store's
-/// `Vec` and feeds the watchers, under the store lock.
-pub type Publish = Box<dyn Fn(&[Arc<Entity>]) + Send>;
-
-/// What a waiting create is answered with.
-pub type Answer = Result<Arc<Entity>, CommitError>;
-
-/// A message to the writer thread.
-pub enum Request {
-    /// Journal this entity, then answer on `done`.
-    Create {
-        new: NewEntity,
-        done: oneshot::Sender<Answer>,
-    },
-    /// Finish what was queued before, sync and close.
-    Stop,
-}
 
 /// The journal file as the writer holds it.
 pub struct JournalFile {
@@ -69,12 +48,11 @@ pub struct JournalFile {
     pub len: u64,
 }
 
-/// The writer thread: the file, the ids, and where synced batches go.
-pub struct WriterThread {
+/// The journal as the writer thread holds it: the file and the ids.
+pub struct JournalLog {
     file: JournalFile,
     /// The id the next create gets.
     next_id: i64,
-    publish: Publish,
     stats: Arc<JournalStats>,
     /// Set when a failed batch could not be cut off: the file's end is
     /// unknown, so nothing more is written until a restart.
@@ -83,60 +61,17 @@ pub struct WriterThread {
     buffer: Vec<u8>,
 }
 
-impl WriterThread {
-    pub fn new(
-        file: JournalFile,
-        next_id: i64,
-        publish: Publish,
-        stats: Arc<JournalStats>,
-    ) -> Self {
-        Self {
-            file,
-            next_id,
-            publish,
-            stats,
-            broken: None,
-            buffer: Vec::new(),
-        }
-    }
-
-    /// Serves requests until [`Request::Stop`] or until every sender is gone.
-    pub fn run(mut self, requests: Receiver<Request>) {
-        let mut batch = Vec::new();
-        let mut stopping = false;
-        while !stopping {
-            let Ok(first) = requests.recv() else { break };
-            let mut next = Some(first);
-            while let Some(request) = next.take() {
-                match request {
-                    Request::Create { new, done } => batch.push((new, done)),
-                    Request::Stop => stopping = true,
-                }
-                if !stopping && batch.len() < MAX_BATCH {
-                    next = requests.try_recv().ok();
-                }
-            }
-            if !batch.is_empty() {
-                self.commit(&mut batch);
-            }
-        }
-        self.close();
-    }
-
-    /// Writes, syncs, publishes and answers one batch, emptying it.
-    fn commit(&mut self, batch: &mut Vec<(NewEntity, oneshot::Sender<Answer>)>) {
+impl BatchLog for JournalLog {
+    /// Writes and syncs one batch under the next ids.
+    fn append(&mut self, batch: Vec<NewEntity>) -> Result<Vec<Arc<Entity>>, CommitError> {
         if let Some(reason) = &self.broken {
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(Err(CommitError::NeedsRestart(reason.clone())));
-            }
-            return;
+            return Err(CommitError::NeedsRestart(reason.clone()));
         }
         let first_id = self.next_id;
         self.buffer.clear();
         let start = start_batch(&mut self.buffer);
         let mut entities = Vec::with_capacity(batch.len());
-        let mut waiting = Vec::with_capacity(batch.len());
-        for (offset, (new, done)) in batch.drain(..).enumerate() {
+        for (offset, new) in batch.into_iter().enumerate() {
             let (name, description) = new.into_parts();
             let id = first_id + offset as i64;
             encode(id, &name, &description, &mut self.buffer);
@@ -145,7 +80,6 @@ impl WriterThread {
                 name,
                 description,
             }));
-            waiting.push(done);
         }
         finish_batch(&mut self.buffer, start, entities.len());
         match self.write_and_sync() {
@@ -154,17 +88,48 @@ impl WriterThread {
                 self.file.len = self.file.len.max(self.file.records_end);
                 self.next_id += entities.len() as i64;
                 self.stats.set(self.file.records_end, self.next_id - 1);
-                (self.publish)(&entities);
-                for (done, entity) in waiting.into_iter().zip(entities) {
-                    let _ = done.send(Ok(entity));
-                }
+                Ok(entities)
             }
-            Err(error) => {
-                let failure = self.cut_back(&error, entities.len());
-                for done in waiting {
-                    let _ = done.send(Err(failure.clone()));
-                }
+            Err(error) => Err(self.cut_back(&error, entities.len())),
+        }
+    }
+
+    /// The graceful end: the zeros written ahead are trimmed, a last sync,
+    /// then the file and the lock are closed. A journal left broken gets one
+    /// more try at cutting off the records that were answered with an error,
+    /// so a restart does not bring them back.
+    fn close(mut self) {
+        let len = self.file.records_end;
+        if self.broken.is_some() || self.file.len > len {
+            if let Err(error) = self.cut_to(len) {
+                log::error!(
+                    "journal {}: cannot cut the file back to its {len} bytes of records \
+                     ({error}); a restart replays what lies after them",
+                    self.file.path.display()
+                );
             }
+        }
+        let path = self.file.path.display();
+        match self.file.handle.sync_all() {
+            Ok(()) => log::info!(
+                "journal {path} closed: {} entities, {} bytes",
+                self.next_id - 1,
+                self.file.records_end
+            ),
+            Err(error) => log::error!("journal {path}: final sync failed: {error}"),
+        }
+        drop(self.file.lock);
+    }
+}
+
+impl JournalLog {
+    pub fn new(file: JournalFile, next_id: i64, stats: Arc<JournalStats>) -> Self {
+        Self {
+            file,
+            next_id,
+            stats,
+            broken: None,
+            buffer: Vec::new(),
         }
     }
 
@@ -258,32 +223,5 @@ impl WriterThread {
         self.file.handle.set_len(len)?;
         self.file.len = len;
         self.file.handle.sync_data()
-    }
-
-    /// The graceful end: the zeros written ahead are trimmed, a last sync,
-    /// then the file and the lock are closed. A journal left broken gets one
-    /// more try at cutting off the records that were answered with an error,
-    /// so a restart does not bring them back.
-    fn close(mut self) {
-        let len = self.file.records_end;
-        if self.broken.is_some() || self.file.len > len {
-            if let Err(error) = self.cut_to(len) {
-                log::error!(
-                    "journal {}: cannot cut the file back to its {len} bytes of records \
-                     ({error}); a restart replays what lies after them",
-                    self.file.path.display()
-                );
-            }
-        }
-        let path = self.file.path.display();
-        match self.file.handle.sync_all() {
-            Ok(()) => log::info!(
-                "journal {path} closed: {} entities, {} bytes",
-                self.next_id - 1,
-                self.file.records_end
-            ),
-            Err(error) => log::error!("journal {path}: final sync failed: {error}"),
-        }
-        drop(self.file.lock);
     }
 }

@@ -98,7 +98,8 @@ impl DirectBackend {
 
 impl Backend for DirectBackend {
     fn get(&self, id: i64, _call: CallMetadata) -> Result<Entity, Status> {
-        self.entities.get(id).map(|e| (*e).clone())
+        // A REST worker may wait for a catch-up: it is a plain thread.
+        futures_executor::block_on(self.entities.get(id)).map(|e| (*e).clone())
     }
 
     fn create(
@@ -113,12 +114,8 @@ impl Backend for DirectBackend {
     }
 
     fn list(&self, start_id: i64, limit: u32, _call: CallMetadata) -> Result<Vec<Entity>, Status> {
-        Ok(self
-            .entities
-            .list(start_id, limit)
-            .iter()
-            .map(|e| (**e).clone())
-            .collect())
+        let listed = futures_executor::block_on(self.entities.list(start_id, limit))?;
+        Ok(listed.iter().map(|e| (**e).clone()).collect())
     }
 
     fn health(&self, _call: CallMetadata) -> Result<(), Status> {
@@ -127,7 +124,7 @@ impl Backend for DirectBackend {
         } else {
             Err(Status::new(
                 grpcio::RpcStatusCode::UNAVAILABLE,
-                "the service is stopping",
+                "not serving: stopping, or the database not caught up with yet",
             ))
         }
     }
