@@ -17,6 +17,8 @@
 //!   that load the machine.
 //! - [`prerequisites`]: what a test needs beyond the service (a tool, the
 //!   `failpoints` feature), and the loud line when it is missing.
+//! - [`postgres`]: the PostgreSQL server of the `--database-url` tests, a
+//!   database per test, and a relay to cut one instance off from it.
 //!
 //! Assertions about one area's contract (the REST error shape, the CLI's
 //! output lines) stay in that area's module.
@@ -28,6 +30,7 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod net;
+pub mod postgres;
 pub mod prerequisites;
 pub mod service;
 pub mod wait;

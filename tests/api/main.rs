@@ -6,6 +6,8 @@
 //!
 //! - `helpers`: the service in-process, the HTTP and gRPC clients, child processes, waits.
 //! - `cli`: `entity-service client …` and `demo` as subprocesses.
+//! - `database`: `--database-url`: instances sharing one PostgreSQL database,
+//!   outages, restarts and crashes, the schema.
 //! - `edge`: hostile clients at the REST edge: framing, upgrades, slow bodies,
 //!   stops with requests sent, forged log lines, an empty token, huge lengths.
 //! - `front`: the nginx front (`deploy/front.sh`) before the binary: what
@@ -23,6 +25,7 @@
 mod helpers;
 
 mod cli;
+mod database;
 mod edge;
 mod front;
 mod grpc;

@@ -1,5 +1,5 @@
 //! Reading the service's Prometheus text (`GET /metrics` or
-//! `Running::metrics_text()`): one series' value at a time.
+//! `Running::metrics_text()`): one series' value at a time, or their sum.
 
 use std::net::SocketAddr;
 
@@ -37,4 +37,13 @@ pub fn sample(text: &str, name: &str, labels: Labels) -> Option<f64> {
                 .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
         matches.then_some(value)
     })
+}
+
+/// The sum of every series named `name`, whatever its labels (0 when none).
+pub fn total(text: &str, name: &str) -> f64 {
+    samples(text)
+        .into_iter()
+        .filter(|(series, _)| series.split_once('{').map_or(series.as_str(), |(n, _)| n) == name)
+        .map(|(_, value)| value)
+        .sum()
 }
