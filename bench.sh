@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench.sh: REST throughput, latency and server CPU per request of
-# entity-service (Rust) against the Python originals (FastAPI + uvicorn,
-# Flask + gunicorn), each with REST going through a gRPC call to its own gRPC
-# server ("hop", --backend/--mode grpc) or straight to the store ("direct");
+# entity-service (Rust) against the Rust peer (bench/rust-peer: the same
+# service in tonic + axum, what a Rust user would pick instead) and the Python
+# originals (FastAPI + uvicorn, Flask + gunicorn), each with REST going
+# through a gRPC call to its own gRPC server ("hop", --backend/--mode grpc) or
+# straight to the store ("direct");
 # the hop's own cost (hop − direct CPU per request); what the nginx front
 # (deploy/front.sh) costs in front of the Rust hop; a connection sweep; a
 # gRPC-only figure and the memory of each service holding 100k entities.
@@ -18,13 +20,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 BIN="$ROOT/target/release/entity-service"
+# The Rust peer (tonic + axum): a Cargo project of its own, with its own
+# target directory (git-ignored).
+PEER_DIR="$ROOT/bench/rust-peer"
+PEER_BIN="$PEER_DIR/target/release/rust-peer"
 PUBLISHED="$ROOT/bench/results"            # the committed reference results: --publish only
 LOCAL="$ROOT/target/bench"                 # every other run, a folder each (git-ignored)
 export RUST_LOG=warn                       # load generator and client: warnings only, on stderr
 SERVER_RUST_LOG="${SERVER_RUST_LOG:-warn}" # the Rust server's RUST_LOG (warn: no access lines)
 SERVER_ARGS="${SERVER_ARGS:-}"             # extra flags for the Rust server
 
-ALL_SYSTEMS=(rust-grpc rust-direct rust-front fastapi-grpc fastapi-direct flask-grpc flask-direct)
+ALL_SYSTEMS=(rust-grpc rust-direct rust-front peer-grpc peer-direct fastapi-grpc fastapi-direct flask-grpc flask-direct)
 FRONT=rust-front # the Rust hop behind deploy/front.sh (nginx), at $CONNECTIONS connections only
 SWEEP_LEVELS=(1 10 100 400) # connection counts of the sweep (full run and --sweep)
 SMOKE_LEVELS=(10 400)       # --smoke's tiny sweep: the code path, and errors at the top
@@ -48,9 +54,11 @@ usage() {
 Usage: ./bench.sh [--quick | --smoke] [--sweep] [--only NAME]... [--repeat N]
                   [--out DIR | --publish] [--no-build]
 
-Benchmarks REST GET /{id} of six servers with wrk, one at a time on loopback:
+Benchmarks REST GET /{id} of eight servers with wrk, one at a time on loopback:
   ${ALL_SYSTEMS[*]}
-(rust = this crate's release binary; fastapi = uvicorn; flask = gunicorn gthread;
+(rust = this crate's release binary; peer = bench/rust-peer, the same service in
+tonic + axum on one tokio runtime, what a Rust user would pick instead;
+fastapi = uvicorn; flask = gunicorn gthread;
 grpc = REST through a gRPC call to the process's own server, direct = the store;
 rust-front = the Rust hop behind deploy/front.sh, nginx, whose CPU is measured
 too: what the front costs per request; skipped when nginx is not installed).
@@ -58,7 +66,8 @@ For each: req/s, latency, and the server's CPU time per request (utime + stime
 of its whole process tree from /proc over the measured run, ÷ requests) with
 its context switches per request; from those, the hop's own cost per request
 (hop − direct). Also: gRPC-only calls/s (entity-service load, $LOAD_THREADS threads)
-of Rust and Python grpcio, and each service's RSS after importing $ENTITIES entities.
+of Rust, the peer's tonic and Python grpcio, and each service's RSS after importing
+$ENTITIES entities.
 A full run (no option) also sweeps ${SWEEP_LEVELS[*]} connections: about 15 minutes.
 
 Options:
@@ -70,13 +79,15 @@ Options:
                  direct, every selected system; req/s, p99, CPU per request and
                  a second chart; no gRPC load, no memory. Combines with --quick.
   --only NAME    run only the systems whose name contains NAME (repeatable or
-                 comma-separated), e.g. --only rust --only fastapi-grpc
+                 comma-separated), e.g. --only rust --only peer-grpc
   --repeat N     N interleaved rounds (A B C … A B C); reports medians
   --out DIR      write the results into DIR
   --publish      write them into bench/results/, the committed reference results
                  that README quotes: only a full run of every system with the
                  default settings (no other option or variable), on a quiet machine
-  --no-build     use the existing target/release/entity-service as it is
+  --no-build     use the existing target/release/entity-service as it is (the
+                 peer is built all the same when selected: cargo does nothing
+                 when it is up to date, and CI's --smoke --no-build runs it too)
   -h, --help     this help
 
 Environment: DURATION (s, default $DEFAULT_DURATION), CONNECTIONS (of the main tables,
@@ -261,6 +272,17 @@ build_rust() {
     [[ -x "$BIN" ]] || die "$BIN missing (run without --no-build)"
 }
 
+# The Rust peer (bench/rust-peer): its own Cargo project, lock file and
+# target directory, so the main crate's build does not grow. Built whenever
+# one of its systems is selected, --no-build or not.
+build_peer() {
+    is_selected peer-grpc || is_selected peer-direct || return 0
+    log "cargo build --release --manifest-path bench/rust-peer/Cargo.toml"
+    cargo build --release --manifest-path "$PEER_DIR/Cargo.toml" --target-dir "$PEER_DIR/target" >&2 ||
+        die "building the Rust peer failed"
+    [[ -x "$PEER_BIN" ]] || die "$PEER_BIN missing after cargo build"
+}
+
 # ---------------------------------------------------------------- servers
 
 # start_server SYSTEM-MODE: launch_server (bench/lib.sh) with that system's
@@ -273,6 +295,9 @@ start_server() {
     rust)
         cmd=(env RUST_LOG="$SERVER_RUST_LOG" "$BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0
             --backend "$mode" "${SERVER_EXTRA[@]}")
+        ;;
+    peer)
+        cmd=("$PEER_BIN" --http-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --backend "$mode")
         ;;
     fastapi | flask)
         # The Python apps print the port they were given, so pick real ones.
@@ -349,14 +374,16 @@ create_entity() {
     curl -sSf --max-time 10 -o /dev/null "http://$HTTP_ADDR/1" || die "$name: GET /1 failed after creating it"
 }
 
-# The impl whose gRPC figure a system gives: rust, python, or none. The first
-# selected system of each list is used: Rust's server is the same in both
-# modes; Python's is store.py's grpcio server (FastAPI's in grpc mode preferred).
+# The impl whose gRPC figure a system gives: rust, peer, python, or none. The
+# first selected system of each list is used: the Rust servers are the same in
+# both modes; Python's is store.py's grpcio server (FastAPI's in grpc mode preferred).
 load_source() {
     local system="$1" impl candidate
     local -a candidates
     if [[ "$system" == rust-* ]]; then
         impl=rust candidates=(rust-grpc rust-direct)
+    elif [[ "$system" == peer-* ]]; then
+        impl=peer candidates=(peer-grpc peer-direct)
     else
         impl=python candidates=(fastapi-grpc flask-grpc fastapi-direct flask-direct)
     fi
@@ -490,6 +517,7 @@ main() {
 
     ensure_wrk
     build_rust
+    build_peer
     ensure_venv
 
     local round system impl
@@ -501,7 +529,7 @@ main() {
 
     if ((SWEEP_ONLY == 0)); then
         make_import_file
-        for impl in rust fastapi flask; do
+        for impl in rust peer fastapi flask; do
             for system in "${SYSTEMS[@]}"; do
                 if [[ "$system" == "$impl"-* ]]; then
                     bench_memory "$impl"

@@ -14,7 +14,7 @@ from .collect import IMPLS, MODES, SYSTEMS
 PANELS = (("req_per_sec", "requests/s (higher is better)"),
           ("p99_ms", "p99 latency, ms (lower is better)"),
           ("cpu_us_per_req", "server CPU µs per request (lower is better)"))
-IMPL_COLORS = {"rust": "#c44e52", "fastapi": "#4c72b0", "flask": "#55a868"}
+IMPL_COLORS = {"rust": "#c44e52", "peer": "#8172b2", "fastapi": "#4c72b0", "flask": "#55a868"}
 MODE_COLORS = {"grpc": "#4c72b0", "direct": "#dd8452"}
 
 

@@ -7,7 +7,7 @@ so the rest of the report works on plain dicts. Layout (written by bench.sh):
     runs/<system>.c<N>.<repeat>.cpu0    proc_snapshot of the server just before that run (.cpu1: just after)
     runs/rust-front.c<N>.<repeat>.front.cpu0, .front.cpu1
                                         the same of nginx (master and workers) in front of the Rust hop
-    load/<impl>.<repeat>.json           `entity-service load --json` output (impl: rust, python)
+    load/<impl>.<repeat>.json           `entity-service load --json` output (impl: rust, peer, python)
     load/<impl>.<repeat>.cpu0, .cpu1    proc_snapshot of the server around that load run
     load/<impl>.from                    which server it ran against, e.g. "fastapi-grpc"
     mem/<impl>.env                      key=value lines: pid_role, rss_before_kib, rss_after_kib, created
@@ -26,11 +26,18 @@ from pathlib import Path
 
 from . import procstat, wrk
 
+# The Rust peer (bench/rust-peer): the same service in tonic + axum, what a
+# Rust user would pick instead; some targets are judged against it.
+PEER = "peer"
 # Every system × mode bench.sh knows, in table order.
-SYSTEMS = ["rust-grpc", "rust-direct", "fastapi-grpc", "fastapi-direct", "flask-grpc", "flask-direct"]
-IMPLS = {"rust": "Rust (tiny_http + grpcio)", "fastapi": "FastAPI (uvicorn + grpc.aio)", "flask": "Flask (gunicorn gthread)"}
+SYSTEMS = ["rust-grpc", "rust-direct", f"{PEER}-grpc", f"{PEER}-direct", "fastapi-grpc", "fastapi-direct",
+           "flask-grpc", "flask-direct"]
+IMPLS = {"rust": "Rust (tiny_http + grpcio)", PEER: "tonic+axum (what a Rust user would pick instead)",
+         "fastapi": "FastAPI (uvicorn + grpc.aio)", "flask": "Flask (gunicorn gthread)"}
 MODES = {"grpc": "hop (gRPC)", "direct": "direct"}
 PYTHONS = ["fastapi", "flask"]
+# The servers of the gRPC-only figure: this crate's, the peer's tonic server, Python's grpcio.
+LOAD_IMPLS = ("rust", PEER, "python")
 # The Rust hop behind deploy/front.sh (nginx): what the front costs. Kept out
 # of SYSTEMS, whose names are IMPL-MODE pairs that every table and target
 # compares; it has a table of its own.
@@ -100,9 +107,9 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def read_load(workdir: Path, clk_tck: int) -> dict[str, dict]:
-    """impl (rust, python) → median calls/s, p50, p99, server CPU µs per call over repeats, summed errors."""
+    """impl (rust, peer, python) → median calls/s, p50, p99, server CPU µs per call over repeats, summed errors."""
     result = {}
-    for impl in ("rust", "python"):
+    for impl in LOAD_IMPLS:
         files = sorted((workdir / "load").glob(f"{impl}.*.json"))
         if not files:
             continue
@@ -126,7 +133,7 @@ def read_load(workdir: Path, clk_tck: int) -> dict[str, dict]:
 
 
 def read_mem(workdir: Path) -> dict[str, dict]:
-    """impl (rust, fastapi, flask) → RSS before/after import in MiB, and who was measured."""
+    """impl (rust, peer, fastapi, flask) → RSS before/after import in MiB, and who was measured."""
     result = {}
     for impl in IMPLS:
         path = workdir / "mem" / f"{impl}.env"

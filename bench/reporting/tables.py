@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .collect import FRONT, IMPLS, MODES, SYSTEMS
+from .collect import FRONT, IMPLS, LOAD_IMPLS, MODES, PEER, SYSTEMS
 from .fmt import fmt_count, fmt_ms, fmt_rate, fmt_ratio, fmt_us
 from .targets import ratio
 
@@ -24,7 +24,8 @@ def errors_cell(s: dict) -> str:
     return cell + (f" ({s['flagged_runs']} of {s['runs']} runs)" if s["runs"] > 1 else "")
 
 
-def header(meta: dict, cfg: argparse.Namespace) -> list[str]:
+def header(meta: dict, cfg: argparse.Namespace, systems: set[str]) -> list[str]:
+    """The run's conditions; SYSTEMS: those measured."""
     lines = [f"# entity-service benchmark: {PROFILES.get(cfg.profile, cfg.profile)}", "",
              f"- **Date:** {meta['date']}",
              f"- **Machine:** {meta['cpu']}, {meta['cores']} cores (nproc)",
@@ -41,6 +42,11 @@ def header(meta: dict, cfg: argparse.Namespace) -> list[str]:
              f"- **Rust server:** `RUST_LOG={cfg.server_log}`"
              + (f", extra flags `{cfg.server_args}`" if cfg.server_args else ", default flags")
              + "; Python servers: access logs off."]
+    if any(system.startswith(f"{PEER}-") for system in systems):
+        lines.append("- **Rust peer** (`bench/rust-peer`, tonic+axum): the same service as a Rust user would write it "
+                     "without this project's constraints: tonic (gRPC) and axum (REST) on one tokio multi-thread "
+                     "runtime (a worker per core), a `Mutex<Vec<Entity>>` store; its hop is a tonic client call "
+                     "to its own gRPC server over loopback TCP, on one channel made at start and shared.")
     if cfg.repeat > 1:
         lines.append(f"- **Repeats:** {cfg.repeat}, interleaved (A B C … A B C); each figure is the median over "
                      f"repeats (each column its own median).")
@@ -158,17 +164,20 @@ def load_table(load: dict, threads: int) -> list[str]:
     lines = [f"## gRPC only (`entity-service load`, {threads} threads, unary GetEntity)", "",
              "| server | measured on | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |",
              "|---|---|---:|---:|---:|---:|---|"]
-    names = {"rust": "Rust (grpcio server)", "python": "Python (grpcio sync server, store.py)"}
-    for impl in ("rust", "python"):
+    names = {"rust": "Rust (grpcio server)", PEER: "tonic+axum (tonic server)",
+             "python": "Python (grpcio sync server, store.py)"}
+    for impl in LOAD_IMPLS:
         if impl in load:
             x = load[impl]
             errs = f"⚠ {x['errors']}" if x["errors"] else "none"
             lines.append(f"| {names[impl]} | {x['from']} | {fmt_rate(x['calls_per_sec'])} | {fmt_ms(x['p50_ms'])} | "
                          f"{fmt_ms(x['p99_ms'])} | {fmt_us(x['cpu_us_per_call'])} | {errs} |")
-    if "rust" in load and "python" in load:
-        rate = fmt_ratio(ratio(load["rust"]["calls_per_sec"], load["python"]["calls_per_sec"]))
-        cpu = fmt_ratio(ratio(load["python"]["cpu_us_per_call"], load["rust"]["cpu_us_per_call"]))
-        lines.append(f"| **Rust ÷ Python** (CPU: Python ÷ Rust) | | {rate} | | | {cpu} | |")
+    for other in (impl for impl in LOAD_IMPLS if impl != "rust"):
+        if "rust" in load and other in load:
+            name = names[other].split(" (")[0]
+            rate = fmt_ratio(ratio(load["rust"]["calls_per_sec"], load[other]["calls_per_sec"]))
+            cpu = fmt_ratio(ratio(load[other]["cpu_us_per_call"], load["rust"]["cpu_us_per_call"]))
+            lines.append(f"| **Rust ÷ {name}** (CPU: {name} ÷ Rust) | | {rate} | | | {cpu} | |")
     return lines + [""]
 
 
@@ -218,7 +227,7 @@ def flagged_runs(runs: dict) -> list[str]:
 def markdown(meta: dict, cfg: argparse.Namespace, report: dict, files: dict[str, str]) -> str:
     """The whole report. REPORT holds runs, levels (medians by system and connections), main (medians at
     cfg.connections), ratios, hop_cost, sweep_hop_cost, load, memory and targets; FILES names the outputs."""
-    lines = header(meta, cfg)
+    lines = header(meta, cfg, set(report["runs"]))
     lines += hop_cost_table(report["hop_cost"], cfg.connections)
     lines += rest_table(report["main"], report["ratios"], cfg.connections)
     lines += front_table(report["main"], cfg.connections)

@@ -2,19 +2,22 @@
 
 The targets (issue 10, "Targets") judge server CPU per request first: it is
 the steady figure on a shared 2-core machine, where req/s mostly says how the
-cores were split with wrk. Every comparison is within one run.
+cores were split with wrk. Every comparison is within one run, the one
+against the Rust peer (bench/rust-peer, tonic + axum) too: its figures move
+with the machine's load as ours do.
 """
 
 from __future__ import annotations
 
-from .collect import IMPLS, MODES, PYTHONS
+from .collect import IMPLS, MODES, PEER, PYTHONS
 from .fmt import fmt_ms, fmt_ratio, fmt_us
 
 TARGET_HOP_CPU_US = 70.0  # Rust hop: server CPU µs per request ≤ 70
 TARGET_DIRECT_CPU_US = 16.0  # Rust direct ≤ 16
-TARGET_CPU_VS_FASTAPI = {"grpc": 11.0, "direct": 8.0}  # FastAPI's CPU per request ÷ Rust's ≥ this
+TARGET_HOP_COST_VS_PEER = 0.8  # Rust hop's own cost (hop − direct CPU per request) ≤ 0.8 × the peer's
+TARGET_CPU_VS_FASTAPI = {"grpc": 12.0, "direct": 8.0}  # FastAPI's CPU per request ÷ Rust's ≥ this
 TARGET_RPS_VS_FASTAPI = {"grpc": 14.0, "direct": 10.0}  # Rust req/s ÷ FastAPI's ≥ this
-TARGET_HOP_P99_MS = 1.2  # Rust hop p99 at P99_CONNECTIONS ≤ 1.2 ms
+TARGET_HOP_P99_MS = 1.0  # Rust hop p99 at P99_CONNECTIONS ≤ 1 ms
 P99_CONNECTIONS = 10
 SWEEP_LEVELS = (1, 10, 100, 400)  # bench.sh --sweep: the connection counts measured
 SWEEP_BASE, SWEEP_HIGH = 10, (100, 400)  # req/s at SWEEP_HIGH stays ≥ SWEEP_KEEP × req/s at SWEEP_BASE
@@ -32,12 +35,12 @@ def _get(summaries: dict, system: str, key: str) -> float | None:
 
 
 def ratios(summaries: dict) -> dict:
-    """At one connection count: Rust's req/s ÷ each Python's, each Python's CPU per request ÷ Rust's
-    (both per mode), and hop ÷ direct req/s per implementation."""
+    """At one connection count: Rust's req/s ÷ each other system's (the peer, each Python), their CPU per
+    request ÷ Rust's (both per mode), and hop ÷ direct req/s per implementation."""
     out: dict = {"rust_rps_over": {}, "cpu_over_rust": {}, "hop_over_direct": {}}
     for mode in MODES:
-        for py in PYTHONS:
-            system = f"{py}-{mode}"
+        for other in (impl for impl in IMPLS if impl != "rust"):
+            system = f"{other}-{mode}"
             out["rust_rps_over"][system] = ratio(_get(summaries, f"rust-{mode}", "req_per_sec"),
                                                  _get(summaries, system, "req_per_sec"))
             out["cpu_over_rust"][system] = ratio(_get(summaries, system, "cpu_us_per_req"),
@@ -91,6 +94,7 @@ def judge(levels: dict[str, dict[int, dict]], main_level: int, mem: dict) -> lis
         target(f"Rust {MODES[mode]}: server CPU per request", cpu, f"≤ {goal:g} µs",
                None if cpu is None else cpu <= goal, "—" if cpu is None else f"{fmt_us(cpu)} µs", where,
                flagged(main, f"rust-{mode}"))
+    versus_peer(main, target, where, flagged(main, "rust-grpc", "rust-direct", f"{PEER}-grpc", f"{PEER}-direct"))
     for mode, goal in TARGET_CPU_VS_FASTAPI.items():
         value = ratio(_get(main, f"fastapi-{mode}", "cpu_us_per_req"), _get(main, f"rust-{mode}", "cpu_us_per_req"))
         target(f"FastAPI {MODES[mode]} ÷ Rust {MODES[mode]}: CPU per request", value, f"≥ {goal:g}×",
@@ -125,6 +129,24 @@ def judge(levels: dict[str, dict[int, dict]], main_level: int, mem: dict) -> lis
     else:
         target("Rust RSS ÷ smallest Python RSS", None, "≤ 1/3 (0.333)", None, "—")
     return targets
+
+
+def versus_peer(main: dict, target, where: str, dirty: bool) -> None:
+    """Targets against the Rust peer: the hop's server CPU per request no more than the peer's hop's, and
+    the hop's own cost (hop − direct) at most TARGET_HOP_COST_VS_PEER × the peer's."""
+    peer = IMPLS[PEER].split(" (")[0]
+    ours, theirs = _get(main, "rust-grpc", "cpu_us_per_req"), _get(main, f"{PEER}-grpc", "cpu_us_per_req")
+    measured = ours is not None and theirs is not None
+    target(f"Rust {MODES['grpc']} vs {peer} {MODES['grpc']}: server CPU per request", ratio(ours, theirs),
+           f"≤ {peer}'s", ours <= theirs if measured else None,
+           f"{fmt_us(ours)} µs vs {fmt_us(theirs)} µs" if measured else "—", where, dirty)
+    costs = hop_cost(main)
+    ours, theirs = costs.get("rust", {}).get("cost_us"), costs.get(PEER, {}).get("cost_us")
+    measured = ours is not None and theirs is not None
+    target(f"Rust hop's own cost vs {peer}'s (hop − direct CPU per request)",
+           ratio(ours, theirs) if measured and theirs > 0 else None,
+           f"≤ {TARGET_HOP_COST_VS_PEER:g} × {peer}'s", ours <= TARGET_HOP_COST_VS_PEER * theirs if measured else None,
+           f"{fmt_us(ours)} µs vs {fmt_us(theirs)} µs" if measured else "—", where, dirty)
 
 
 def sweep_errors(levels: dict, target) -> None:
