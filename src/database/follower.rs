@@ -202,7 +202,7 @@ impl Follower {
         }
         Session::prepare(client).map_err(|error| {
             self.shared.stats.error(ErrorKind::of(&error));
-            error.to_string()
+            super::session::reason(&error)
         })
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::connection::{Backoff, Settings};
-use super::session::{Failure, Session};
+use super::session::{reason, Failure, Session};
 use super::stats::ErrorKind;
 use super::Shared;
 use crate::backing::CommitError;
@@ -116,9 +116,9 @@ impl BatchLog for DatabaseLog {
         let descriptions: Vec<&[u8]> = parts.iter().map(|(_, d)| d.as_bytes()).collect();
         let started = Instant::now();
         let mut outcome = self.try_insert(&names, &descriptions);
-        // A connection found broken before COMMIT went out stored nothing:
-        // one more try on a new one (the server was restarted, say).
-        if let Err(Attempt::Failed(Failure::BeforeCommit(error))) = &outcome {
+        // A connection found broken before the batch was stored stored
+        // nothing: one more try on a new one (the server was restarted, say).
+        if let Err(Attempt::Failed(Failure::NotStored(error))) = &outcome {
             if error.is_closed() {
                 self.shared.stats.error(ErrorKind::ConnectionLost);
                 self.session = None;
@@ -128,19 +128,20 @@ impl BatchLog for DatabaseLog {
         let last_id = match outcome {
             Ok(last_id) => last_id,
             Err(Attempt::Refused(error)) => return Err(error),
-            Err(Attempt::Failed(Failure::BeforeCommit(error))) => {
+            Err(Attempt::Failed(Failure::NotStored(error))) => {
                 let kind = ErrorKind::of(&error);
                 self.shared.stats.error(kind);
                 if kind != ErrorKind::Statement {
                     self.session = None;
                 }
+                let reason = reason(&error);
                 log::warn!(
-                    "database writer: a batch of {} failed: {error}",
+                    "database writer: a batch of {} failed: {reason}",
                     parts.len()
                 );
-                return Err(CommitError::Unavailable(error.to_string()));
+                return Err(CommitError::Unavailable(reason));
             }
-            Err(Attempt::Failed(Failure::AtCommit(error))) => {
+            Err(Attempt::Failed(Failure::Unknown(error))) => {
                 self.shared.stats.error(ErrorKind::CommitOutcomeUnknown);
                 self.session = None;
                 log::error!(

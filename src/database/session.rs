@@ -57,12 +57,20 @@ impl Session {
     /// Inserts a batch in one transaction; its last id once committed.
     pub fn insert(&mut self, names: &[&[u8]], descriptions: &[&[u8]]) -> Result<i64, Failure> {
         let count = names.len() as i64;
-        let mut transaction = self.client.transaction().map_err(Failure::BeforeCommit)?;
+        let mut transaction = self.client.transaction().map_err(Failure::NotStored)?;
         let row = transaction
             .query_one(&self.insert, &[&names, &descriptions, &count])
-            .map_err(Failure::BeforeCommit)?;
+            .map_err(Failure::NotStored)?;
         let last_id: i64 = row.get(0);
-        transaction.commit().map_err(Failure::AtCommit)?;
+        transaction.commit().map_err(|error| {
+            // The server answered the COMMIT with an error (a deferred
+            // constraint, say): it rolled back. No answer at all: unknown.
+            if error.as_db_error().is_some() {
+                Failure::NotStored(error)
+            } else {
+                Failure::Unknown(error)
+            }
+        })?;
         Ok(last_id)
     }
 
@@ -81,8 +89,20 @@ impl Session {
 /// How a batch's transaction failed.
 #[derive(Debug)]
 pub enum Failure {
-    /// Before COMMIT was sent: nothing of the batch is stored.
-    BeforeCommit(postgres::Error),
-    /// During COMMIT: the batch is stored whole or not at all, unknown which.
-    AtCommit(postgres::Error),
+    /// Nothing of the batch is stored: a statement failed, or the server
+    /// refused the COMMIT.
+    NotStored(postgres::Error),
+    /// The connection broke during COMMIT: the batch is stored whole or not
+    /// at all, unknown which.
+    Unknown(postgres::Error),
+}
+
+/// What a failed statement or connection says, for an answer or a log line:
+/// the server's own message when it sent one (the crate's `Display` says
+/// only "db error" then).
+pub fn reason(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => error.to_string(),
+    }
 }

@@ -8,8 +8,10 @@
 //! away at start or goes away under load, [`restart`] a restart of the
 //! server, [`crash`] the SIGKILL of an instance under load, [`schema`] the
 //! tables made at start and the starts that must be refused, [`metrics`]
-//! the database series of `/metrics`. [`load`] is their loaders and ledger.
+//! the database series of `/metrics`, [`commits`] a commit the database
+//! refuses. [`load`] is their loaders and ledger.
 
+mod commits;
 mod crash;
 mod load;
 mod metrics;
