@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use crate::auth::Auth;
 use crate::backing::Backing;
-use crate::config::{reachable, resolve, BackendKind, Config};
+use crate::config::{resolve, BackendKind, Config};
 use crate::entities::Entities;
 use crate::grpc::call::CallGate;
 use crate::grpc::{
     client, BlockingClient, DescriptorIndex, EntityService, GrpcServer, GrpcServerError,
-    GrpcServerOptions, HealthService, ReflectionService,
+    GrpcServerOptions, HealthService, LocalChannels, ReflectionService,
 };
 use crate::journal::OpenError;
 use crate::metrics::Metrics;
@@ -50,6 +50,8 @@ pub enum StartError {
     Database(#[from] database::StartError),
     #[error("--data-dir and --database-url are two places to keep the entities; give one")]
     TwoStores,
+    #[error("cannot open the gateway's channel to the gRPC server: {0}")]
+    LocalChannel(#[source] std::io::Error),
     #[error("{}", crate::config::EMPTY_TOKEN)]
     EmptyToken,
 }
@@ -68,6 +70,8 @@ pub struct Running {
     metrics: Arc<Metrics>,
     grpc: GrpcServer,
     rest: RestServer,
+    /// The gateway's backend when it calls this process's server locally.
+    local_backend: Option<Arc<GrpcBackend>>,
 }
 
 impl Service {
@@ -114,22 +118,32 @@ impl Service {
         .inspect_err(|_| store.close_backing())?;
         let grpc_addr = grpc.addr;
 
+        let mut local_backend = None;
         let backend: Arc<dyn Backend> = match config.backend {
             BackendKind::Direct => Arc::new(DirectBackend::new(entities, Arc::clone(&readiness))),
             BackendKind::Grpc => {
-                let channel = match &config.grpc_upstream {
-                    Some(target) => {
-                        client::connect(target, client::ChannelThreads::Own("grpc-upstream"))
+                match &config.grpc_upstream {
+                    Some(target) => Arc::new(GrpcBackend::new(BlockingClient::new(
+                        client::connect(target, client::ChannelThreads::Own("grpc-upstream")),
+                        config.deadline(),
+                    ))),
+                    // This process's own server: over a socket pair, not TCP.
+                    None => {
+                        let local = grpc.local_channels();
+                        let channel = match local.open() {
+                            Ok(channel) => channel,
+                            Err(source) => {
+                                grpc.stop(Duration::ZERO);
+                                store.close_backing();
+                                return Err(StartError::LocalChannel(source));
+                            }
+                        };
+                        let client = BlockingClient::new(channel, config.deadline());
+                        let backend = Arc::new(GrpcBackend::local(client, local));
+                        local_backend = Some(Arc::clone(&backend));
+                        backend
                     }
-                    None => client::connect(
-                        &reachable(grpc_addr).to_string(),
-                        client::ChannelThreads::Shared(grpc.env.clone()),
-                    ),
-                };
-                Arc::new(GrpcBackend::new(BlockingClient::new(
-                    channel,
-                    config.deadline(),
-                )))
+                }
             }
         };
         let openapi = openapi::document_json(&openapi::Settings {
@@ -173,6 +187,7 @@ impl Service {
             metrics,
             grpc,
             rest,
+            local_backend,
         })
     }
 }
@@ -202,6 +217,14 @@ impl Running {
     /// This service's metrics in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
         self.metrics.render()
+    }
+
+    /// Breaks the gateway's local channel to the gRPC server, as a failing
+    /// transport would (for the test of its recovery); false without one.
+    #[doc(hidden)]
+    pub fn sever_local_channel(&self) -> bool {
+        let local = self.local_backend.as_ref().and_then(|b| b.local_channels());
+        local.map(LocalChannels::sever).is_some()
     }
 
     /// The shared store (for tests and tools in this process).

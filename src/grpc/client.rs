@@ -51,11 +51,16 @@ pub fn connect(target: &str, threads: ChannelThreads) -> Channel {
         ),
         ChannelThreads::Shared(env) => env,
     };
-    ChannelBuilder::new(env)
-        .enable_retry(false)
+    builder(env)
         .initial_reconnect_backoff(Duration::from_millis(100))
         .max_reconnect_backoff(Duration::from_secs(1))
         .connect(target)
+}
+
+/// The settings every channel of ours shares (see [`connect`]; the local
+/// channel of [`super::local`] too).
+pub fn builder(env: Arc<Environment>) -> ChannelBuilder {
+    ChannelBuilder::new(env).enable_retry(false)
 }
 
 /// A metadata value as gRPC carries it.
@@ -167,6 +172,16 @@ impl BlockingClient {
             health: HealthClient::new(channel),
             deadline: Some(deadline),
             metadata: Arc::default(),
+        }
+    }
+
+    /// The same client (deadline, metadata) over another channel.
+    pub fn over(&self, channel: Channel) -> Self {
+        Self {
+            client: EntityServiceClient::new(channel.clone()),
+            health: HealthClient::new(channel),
+            deadline: self.deadline,
+            metadata: Arc::clone(&self.metadata),
         }
     }
 

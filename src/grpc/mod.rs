@@ -6,6 +6,7 @@ pub mod call;
 pub mod client;
 mod decode;
 pub mod health;
+pub mod local;
 pub mod method;
 pub mod reflection;
 pub mod server;
@@ -16,6 +17,7 @@ mod wire;
 
 pub use client::BlockingClient;
 pub use health::HealthService;
+pub use local::LocalChannels;
 pub use reflection::{DescriptorIndex, ReflectionService};
 pub use server::{GrpcServer, GrpcServerError, GrpcServerOptions};
 pub use service::EntityService;

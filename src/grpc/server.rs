@@ -1,10 +1,12 @@
 //! Builds and runs the grpcio server: its own completion-queue threads,
 //! bound before anything else starts so a bad address fails fast.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
+
+use super::local::LocalChannels;
 
 /// A message size limit of none, as the C core spells it.
 const UNLIMITED: i32 = -1;
@@ -24,7 +26,8 @@ pub enum GrpcServerError {
 
 /// A started gRPC server and the port it bound.
 pub struct GrpcServer {
-    server: Server,
+    /// Shared (weakly) with [`LocalChannels`], which adds channels to it.
+    server: Arc<Mutex<Server>>,
     /// The completion-queue threads, shared with this process's own client.
     pub env: Arc<grpcio::Environment>,
     /// The address it listens on, with the bound port.
@@ -83,13 +86,22 @@ impl GrpcServer {
         server.start();
         let mut addr = options.addr;
         addr.set_port(port);
-        Ok(Self { server, env, addr })
+        Ok(Self {
+            server: Arc::new(Mutex::new(server)),
+            env,
+            addr,
+        })
+    }
+
+    /// Channels to this server over socket pairs, on its completion queues.
+    pub fn local_channels(&self) -> LocalChannels {
+        LocalChannels::new(Arc::downgrade(&self.server), Arc::clone(&self.env))
     }
 
     /// Stops accepting calls, lets running calls finish for up to `grace`,
     /// then cancels the rest.
-    pub fn stop(mut self, grace: Duration) {
-        let shutdown = self.server.shutdown();
+    pub fn stop(self, grace: Duration) {
+        let shutdown = crate::sync::lock(&self.server).shutdown();
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         std::thread::spawn(move || {
             let _ = futures_executor::block_on(shutdown);
@@ -97,7 +109,7 @@ impl GrpcServer {
         });
         if done_rx.recv_timeout(grace).is_err() {
             log::warn!("gRPC calls still running after {grace:?}; cancelling them");
-            self.server.cancel_all_calls();
+            crate::sync::lock(&self.server).cancel_all_calls();
             let _ = done_rx.recv_timeout(Duration::from_secs(2));
         }
     }

@@ -3,13 +3,16 @@
 //! blocking gRPC client (`--backend grpc`) or straight from the store
 //! (`--backend direct`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use grpcio::RpcStatusCode;
 
 use crate::auth;
 use crate::call_metadata::CallMetadata;
 use crate::entities::Entities;
 use crate::entity::Entity;
-use crate::grpc::BlockingClient;
+use crate::grpc::{BlockingClient, LocalChannels};
 use crate::readiness::Readiness;
 use crate::status::Status;
 
@@ -32,13 +35,76 @@ pub trait Backend: Send + Sync {
 
 /// Through the gRPC server, with a blocking client on one shared channel.
 pub struct GrpcBackend {
-    client: BlockingClient,
+    client: RwLock<BlockingClient>,
+    /// Where a new channel comes from when the local one breaks (None: a
+    /// TCP channel, which reconnects by itself).
+    local: Option<LocalChannels>,
+    /// Held while a broken local channel is checked and replaced.
+    renewing: Mutex<()>,
 }
+
+/// How long the probe of a channel that failed a call may take.
+const PROBE_DEADLINE: Duration = Duration::from_millis(250);
 
 impl GrpcBackend {
     /// A backend calling through this client.
     pub fn new(client: BlockingClient) -> Self {
-        Self { client }
+        Self {
+            client: RwLock::new(client),
+            local: None,
+            renewing: Mutex::new(()),
+        }
+    }
+
+    /// A backend calling this process's own server over a local channel
+    /// from `local`, replaced by a new one from there if it breaks.
+    pub fn local(client: BlockingClient, local: LocalChannels) -> Self {
+        Self {
+            local: Some(local),
+            ..Self::new(client)
+        }
+    }
+
+    /// The local channels, if this backend uses them (for tests).
+    #[doc(hidden)]
+    pub fn local_channels(&self) -> Option<&LocalChannels> {
+        self.local.as_ref()
+    }
+
+    fn client(&self) -> BlockingClient {
+        self.client
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// After a call failed UNAVAILABLE on the local channel: if a health
+    /// probe on the same channel fails too, the channel is broken (a direct
+    /// channel never reconnects), so a new one replaces it. One at a time:
+    /// calls that failed together find the new channel healthy.
+    fn renew_if_broken(&self) {
+        let Some(local) = &self.local else { return };
+        let _one = crate::sync::lock(&self.renewing);
+        let client = self.client();
+        let probe = client
+            .clone()
+            .with_deadline(Some(PROBE_DEADLINE))
+            .health_status("", CallMetadata::default());
+        let broken = matches!(&probe, Err(status)
+            if matches!(status.code, RpcStatusCode::UNAVAILABLE | RpcStatusCode::DEADLINE_EXCEEDED));
+        if !broken {
+            return;
+        }
+        match local.open() {
+            Ok(channel) => {
+                log::warn!("the local gRPC channel broke; opened a new one");
+                *self
+                    .client
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = client.over(channel);
+            }
+            Err(error) => log::error!("the local gRPC channel broke; cannot open another: {error}"),
+        }
     }
 
     /// Makes a call upstream with the caller's credentials as the upstream
@@ -53,7 +119,17 @@ impl GrpcBackend {
             authorization: authorization.as_deref(),
             ..call
         };
-        make(&self.client, call)
+        let outcome = {
+            let client = self
+                .client
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            make(&client, call)
+        };
+        if matches!(&outcome, Err(status) if status.code == RpcStatusCode::UNAVAILABLE) {
+            self.renew_if_broken();
+        }
+        outcome
     }
 }
 

@@ -254,3 +254,54 @@ fn a_panicking_create_is_a_500_json_error_and_the_service_keeps_serving() {
         assert!(server.alive(), "{backend}: the process died");
     }
 }
+
+#[test]
+fn a_broken_local_channel_is_replaced_and_rest_answers_again() {
+    let service = TestService::start();
+    let id = service.seed("kept", "across channels");
+    assert_eq!(
+        http::get(service.http_addr, &format!("/entities/{id}")).status,
+        200
+    );
+    assert!(
+        service.sever_local_channel(),
+        "the hop uses a local channel"
+    );
+    // The calls that meet the broken channel fail UNAVAILABLE (503); one of
+    // them replaces it, and from then on every answer is the entity again.
+    let mut failed = 0;
+    let mut answered = None;
+    for attempt in 0..50 {
+        let response = http::get(service.http_addr, &format!("/entities/{id}"));
+        match response.status {
+            200 => {
+                answered = Some(attempt);
+                break;
+            }
+            503 => failed += 1,
+            other => panic!(
+                "a broken local channel answered {other}: {}",
+                response.text()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        answered.is_some(),
+        "REST still fails after {failed} attempts with a broken local channel"
+    );
+    for _ in 0..20 {
+        let response = http::get(service.http_addr, &format!("/entities/{id}"));
+        assert_eq!(
+            response.status,
+            200,
+            "after the channel was replaced: {}",
+            response.text()
+        );
+    }
+    // The break was felt (else this test proves nothing), and mended at once.
+    assert!(
+        (1..=2).contains(&failed),
+        "{failed} requests failed before the channel was replaced"
+    );
+}
