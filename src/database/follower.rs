@@ -202,7 +202,7 @@ impl Follower {
         }
         Session::prepare(client).map_err(|error| {
             self.shared.stats.error(ErrorKind::of(&error));
-            super::session::reason(&error)
+            super::stats::reason(&error)
         })
     }
 }

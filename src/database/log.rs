@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::connection::{Backoff, Settings};
-use super::session::{reason, Failure, Session};
-use super::stats::ErrorKind;
+use super::session::{Failure, Session};
+use super::stats::{reason, ErrorKind};
 use super::Shared;
 use crate::backing::CommitError;
 use crate::entity::Entity;

@@ -12,7 +12,7 @@ pub const PAGE: i64 = 1000;
 /// Why rows could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{}", super::session::reason(.0))]
+    #[error("{}", super::stats::reason(.0))]
     Database(#[from] postgres::Error),
     #[error("entity {id}'s {field} is not UTF-8; the table was written by something else")]
     NotUtf8 { id: i64, field: &'static str },

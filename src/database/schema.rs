@@ -31,7 +31,7 @@ pub enum SchemaError {
          version {SCHEMA_VERSION}; refusing to use it (run a build that knows it)"
     )]
     Newer(i32),
-    #[error("cannot create or check the schema: {}", super::session::reason(.0))]
+    #[error("cannot create or check the schema: {}", super::stats::reason(.0))]
     Database(#[from] postgres::Error),
 }
 

@@ -96,13 +96,3 @@ pub enum Failure {
     /// at all, unknown which.
     Unknown(postgres::Error),
 }
-
-/// What a failed statement or connection says, for an answer or a log line:
-/// the server's own message when it sent one (the crate's `Display` says
-/// only "db error" then).
-pub fn reason(error: &postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
-    }
-}

@@ -62,6 +62,16 @@ impl ErrorKind {
     }
 }
 
+/// What a failed statement or connection says, for an answer or a log line:
+/// the server's own message when it sent one (the crate's `Display` says
+/// only "db error" then).
+pub fn reason(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => error.to_string(),
+    }
+}
+
 /// The database's metrics, kept by its threads.
 pub struct DatabaseStats {
     /// Its `_count` is the number of commits.
