@@ -27,16 +27,12 @@ use std::time::{Duration, Instant};
 use entity_service::proto::entities::Entity;
 use entity_service::proto::entities_grpc::EntityServiceClient;
 use entity_service::Config;
-use futures_executor::block_on;
-use futures_util::{SinkExt, TryStreamExt};
-use grpcio::{ClientSStreamReceiver, RpcStatusCode, WriteFlags};
+use grpcio::{ClientSStreamReceiver, RpcStatusCode};
 use postgres::Client;
 use serde_json::json;
 
 use crate::helpers::child::{Binary, Server};
-use crate::helpers::grpc::{
-    self, call_options, create_request, get_request, list_request, watch_request,
-};
+use crate::helpers::grpc::{self, call_options, create_request, list_request, watch_request};
 use crate::helpers::http;
 use crate::helpers::postgres::TestDatabase;
 use crate::helpers::wait::assert_eventually;
@@ -133,28 +129,15 @@ fn all_entities(grpc_addr: SocketAddr) -> Vec<Entity> {
     grpc::collect(stream).expect("list succeeds")
 }
 
-/// What LookupEntities answers for these ids on one call: the entity, or
-/// None when not found.
+/// Asserts that the instance at `grpc_addr` lists exactly `stored`
+/// (id, name, description), in id order.
 #[track_caller]
-fn lookup(client: &EntityServiceClient, wanted: &[i64]) -> Vec<Option<Entity>> {
-    let (mut sink, mut receiver) = client
-        .lookup_entities_opt(call_options())
-        .expect("call starts");
-    block_on(async {
-        let mut found = Vec::new();
-        for &id in wanted {
-            sink.send((get_request(id), WriteFlags::default()))
-                .await
-                .expect("send");
-            let answer = receiver.try_next().await.expect("an answer");
-            let answer = answer.expect("not the end of the stream");
-            assert_eq!(answer.id, id, "answers come in request order");
-            assert_eq!(answer.found, answer.entity.is_some(), "{answer:?}");
-            found.push(answer.entity.into_option());
-        }
-        grpc::half_close(&mut sink).await;
-        found
-    })
+fn assert_serves(grpc_addr: SocketAddr, stored: &[(i64, String, String)]) {
+    let served: Vec<_> = all_entities(grpc_addr).iter().map(triple).collect();
+    assert!(
+        served == stored,
+        "{grpc_addr} serves other entities than the table"
+    );
 }
 
 /// (id, name, description) of an entity.

@@ -12,8 +12,8 @@ use entity_service::BackendKind;
 use serde_json::json;
 
 use super::{
-    all_entities, assert_table_figures, grpc_created, lookup, open_watch, rest_created, start_on,
-    start_on_with, table_row, take_in_order, triple,
+    all_entities, assert_serves, assert_table_figures, grpc_created, open_watch, rest_created,
+    start_on, start_on_with, table_row, take_in_order, triple,
 };
 use crate::helpers::grpc::{self, call_options, create_many, create_request, get_request};
 use crate::helpers::http::{self, entity_json};
@@ -89,7 +89,7 @@ fn read_one(service: &TestService, read: Read, id: i64) -> Option<(i64, String, 
             let list = grpc::collect(stream).expect("list succeeds");
             list.first().map(triple).filter(|found| found.0 == id)
         }
-        Read::GrpcLookup => lookup(&client, &[id])[0].as_ref().map(triple),
+        Read::GrpcLookup => grpc::lookup_each(&client, &[id])[0].as_ref().map(triple),
     }
 }
 
@@ -272,15 +272,7 @@ fn concurrent_creates_on_two_instances_take_every_id_once_and_every_watch_sees_t
         );
     }
     for instance in &instances {
-        let served: Vec<_> = all_entities(instance.grpc_addr)
-            .iter()
-            .map(triple)
-            .collect();
-        assert!(
-            served == stored,
-            "{} serves other entities",
-            instance.grpc_addr
-        );
+        assert_serves(instance.grpc_addr, &stored);
     }
 
     // A client that watched one instance up to 200 resumes on the other,

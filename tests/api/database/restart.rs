@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::load::{grpc_loader, rest_loader, verify_table, Ledger};
-use super::{all_entities, start_on, triple, watch_through};
+use super::{assert_serves, start_on, triple, watch_through};
 use crate::helpers::metrics::total;
 use crate::helpers::postgres::{self, server_answers, TestDatabase};
 use crate::helpers::prerequisites::requires;
@@ -116,15 +116,7 @@ fn a_restart_of_the_server_under_load_loses_nothing_acknowledged() {
             "{}: a watch differs from the table",
             instance.grpc_addr
         );
-        let served: Vec<_> = all_entities(instance.grpc_addr)
-            .iter()
-            .map(triple)
-            .collect();
-        assert!(
-            served == stored,
-            "{} serves the whole table",
-            instance.grpc_addr
-        );
+        assert_serves(instance.grpc_addr, &stored);
         let metrics = instance.metrics_text();
         assert!(
             total(&metrics, "database_listener_reconnects_total") > 0.0,

@@ -52,12 +52,7 @@ fn instances_racing_to_start_on_a_fresh_database_make_the_schema_once() {
     }
 
     let mut client = db.client();
-    let versions: Vec<i32> = client
-        .query("SELECT version FROM entity_service_schema", &[])
-        .expect("the schema table")
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let versions = schema_versions(&mut client);
     assert_eq!(versions, [1], "one schema row, version 1");
     let columns: Vec<(String, String, String)> = client
         .query(
@@ -121,12 +116,7 @@ fn a_newer_schema_is_refused_at_start() {
         .expect("look for the table")
         .get(0);
     assert_eq!(made, None, "no entities table made");
-    let versions: Vec<i32> = client
-        .query("SELECT version FROM entity_service_schema", &[])
-        .expect("the schema table")
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let versions = schema_versions(&mut client);
     assert_eq!(versions, [2]);
 }
 
@@ -184,4 +174,15 @@ fn the_database_url_may_come_from_the_environment() {
         rows[0].triple(),
         (1, "from the environment".into(), "\u{0}".into())
     );
+}
+
+/// The rows of the schema-version table.
+#[track_caller]
+fn schema_versions(client: &mut ::postgres::Client) -> Vec<i32> {
+    client
+        .query("SELECT version FROM entity_service_schema", &[])
+        .expect("the schema table")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }

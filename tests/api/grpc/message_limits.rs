@@ -3,18 +3,13 @@
 //! close to the limit it was, and List, Lookup and `GET /entities` go on
 //! serving it; a request over the limit is refused before anything is stored.
 
-use entity_service::proto::entities::{CreateEntityRequest, Entity};
-use entity_service::proto::entities_grpc::EntityServiceClient;
-use futures_executor::block_on;
-use futures_util::{SinkExt, TryStreamExt};
-use grpcio::{RpcStatusCode, WriteFlags};
+use entity_service::proto::entities::CreateEntityRequest;
+use grpcio::RpcStatusCode;
 use protobuf::Message;
 use serde_json::json;
 
 use super::{create, get, ids, list_ids};
-use crate::helpers::grpc::{
-    self, call_options, create_many, create_request, expect_code, get_request,
-};
+use crate::helpers::grpc::{self, call_options, create_many, create_request, expect_code};
 use crate::helpers::{http, TestService};
 
 /// The limit under test: small enough for a valid entity to reach it.
@@ -30,26 +25,6 @@ fn request_of_size(name: &str, size: usize) -> CreateEntityRequest {
     let encoded = request.compute_size() as usize;
     assert_eq!(encoded, size, "the request is built to size");
     request
-}
-
-/// The entities LookupEntities finds for these ids, one request at a time.
-fn lookup(client: &EntityServiceClient, wanted: &[i64]) -> Vec<Entity> {
-    let (mut sink, mut receiver) = client
-        .lookup_entities_opt(call_options())
-        .expect("call starts");
-    block_on(async {
-        let mut found = Vec::new();
-        for &id in wanted {
-            sink.send((get_request(id), WriteFlags::default()))
-                .await
-                .expect("send");
-            let answer = receiver.try_next().await.expect("an answer");
-            let answer = answer.expect("not the end of the stream");
-            found.extend(answer.entity.into_option());
-        }
-        grpc::half_close(&mut sink).await;
-        found
-    })
 }
 
 #[test]
@@ -88,7 +63,11 @@ fn a_create_right_at_the_limit_is_stored_once_answered_and_listed() {
     // Everyone can still read them.
     assert_eq!(list_ids(&client, 0, 0), [1, 2]);
     assert_eq!(get(&client, 2).expect("GetEntity 2").name, "rest");
-    assert_eq!(ids(&lookup(&client, &[1, 2])), [1, 2]);
+    let found: Vec<_> = grpc::lookup_each(&client, &[1, 2])
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids(&found), [1, 2]);
     let listed = http::get(service.http_addr, "/entities");
     assert_eq!(listed.status, 200, "GET /entities: {}", listed.text());
     let listed = listed.json();

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use entity_service::proto::entities::{
-    CreateEntitiesResponse, CreateEntityRequest, GetEntityRequest, ListEntitiesRequest,
+    CreateEntitiesResponse, CreateEntityRequest, Entity, GetEntityRequest, ListEntitiesRequest,
     WatchEntitiesRequest,
 };
 use entity_service::proto::entities_grpc::EntityServiceClient;
@@ -271,5 +271,30 @@ pub fn create_many(
         }
         let _ = sink.close().await;
         receiver.await
+    })
+}
+
+/// What LookupEntities answers for these ids on one call, one request at a
+/// time: the entity, or None when not found (answers checked to come in
+/// request order).
+#[track_caller]
+pub fn lookup_each(client: &EntityServiceClient, wanted: &[i64]) -> Vec<Option<Entity>> {
+    let (mut sink, mut receiver) = client
+        .lookup_entities_opt(call_options())
+        .expect("call starts");
+    block_on(async {
+        let mut found = Vec::new();
+        for &id in wanted {
+            sink.send((get_request(id), WriteFlags::default()))
+                .await
+                .expect("send");
+            let answer = receiver.try_next().await.expect("an answer");
+            let answer = answer.expect("not the end of the stream");
+            assert_eq!(answer.id, id, "answers come in request order");
+            assert_eq!(answer.found, answer.entity.is_some(), "{answer:?}");
+            found.push(answer.entity.into_option());
+        }
+        half_close(&mut sink).await;
+        found
     })
 }
