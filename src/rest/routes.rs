@@ -19,8 +19,9 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 /// The parts of a request that routing needs.
 pub struct Incoming<'a> {
     pub method: &'a str,
-    /// Path and query, as sent.
-    pub url: &'a str,
+    /// Where the request goes, matched once (the access log and the
+    /// metrics label it by the same route).
+    pub target: Target<'a>,
     /// The `Authorization` header, if any.
     pub authorization: Option<&'a str>,
     /// The sanitised request id.
@@ -49,6 +50,27 @@ impl BodySource for &[u8] {
             return Err(BodyError::TooLarge(limit));
         }
         Ok(self.to_vec())
+    }
+}
+
+/// A request's path, query and the route its path matches.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub path: &'a str,
+    /// What follows the first `?`, empty without one.
+    pub query: &'a str,
+    pub route: Route<'a>,
+}
+
+impl<'a> Target<'a> {
+    /// Splits a request URL (path and query, as sent) and matches its path.
+    pub fn of(url: &'a str) -> Self {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        Self {
+            path,
+            query,
+            route: Route::of(path),
+        }
     }
 }
 
@@ -260,8 +282,7 @@ impl Gateway {
 
     /// Answers one request. The token is checked before anything else.
     pub fn handle(&self, incoming: &Incoming, body: &mut dyn BodySource) -> Reply {
-        let (path, query) = incoming.url.split_once('?').unwrap_or((incoming.url, ""));
-        let route = Route::of(path);
+        let Target { path, query, route } = incoming.target;
         if !route.is_open() && !self.auth.allows(incoming.authorization.map(str::as_bytes)) {
             return Reply::unauthorized("missing or invalid bearer token");
         }

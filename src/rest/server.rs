@@ -34,7 +34,7 @@ use super::framing::{self, Body};
 use super::limits::MAX_HEAD_BYTES;
 use super::reply::Reply;
 use super::request_body::{header, RequestBody};
-use super::routes::{Gateway, Incoming, Route};
+use super::routes::{Gateway, Incoming, Target};
 use super::socket::sockets_on;
 use crate::logging::Escaped;
 use crate::request_id;
@@ -321,7 +321,8 @@ impl Shared {
             request_id::accept_or_generate(header(&request, "X-Request-Id").map(str::as_bytes));
         let method = request.method().as_str().to_string();
         let url = request.url().to_string();
-        let route = Route::of(url.split('?').next().unwrap_or("")).pattern();
+        let target = Target::of(&url);
+        let route = target.route.pattern();
         let declared = request.body_length().unwrap_or(0);
         let (reply, closes, unread) = match framing {
             Err(refusal) => (refusal, true, declared),
@@ -341,7 +342,7 @@ impl Shared {
                     self.options.body_timeout,
                     self.options.idle_timeout,
                 );
-                let reply = self.answer(&mut body, &method, &url, &request_id, route);
+                let reply = self.answer(&mut body, &method, target, &request_id);
                 body.drain_unread();
                 (reply, body.left_on_the_wire(), body.unread())
             }
@@ -373,22 +374,25 @@ impl Shared {
         &self,
         body: &mut RequestBody<'_>,
         method: &str,
-        url: &str,
+        target: Target<'_>,
         request_id: &str,
-        route: &str,
     ) -> Reply {
         let authorization = header(body.request(), "Authorization").map(str::to_string);
         crate::containment::contain(|| {
             let incoming = Incoming {
                 method,
-                url,
+                target,
                 authorization: authorization.as_deref(),
                 request_id,
             };
             self.gateway.handle(&incoming, body)
         })
         .unwrap_or_else(|_| {
-            log::error!("REST handler panicked on {} {route}", Escaped(method));
+            log::error!(
+                "REST handler panicked on {} {}",
+                Escaped(method),
+                target.route.pattern()
+            );
             Reply::error(500, "internal error")
         })
     }
