@@ -8,6 +8,7 @@ pub mod bodies;
 mod closing;
 pub mod docs;
 pub mod framing;
+mod heartbeat;
 pub mod limits;
 pub mod openapi;
 pub mod query;

@@ -31,6 +31,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::acceptor::Acceptor;
 use super::closing::Closer;
 use super::framing::{self, Body};
+use super::heartbeat;
 use super::limits::MAX_HEAD_BYTES;
 use super::reply::Reply;
 use super::request_body::{header, RequestBody};
@@ -271,17 +272,10 @@ impl Shared {
     /// Keeps the acceptor from timing out, and replaces an acceptor that died
     /// without a word (its accept queue keeps growing).
     fn supervise(&self) {
-        // A short connection to ourselves, often:
-        // - the idle timeout on the listener also bounds each `accept`; the
-        //   heartbeat keeps the acceptor (and the keep-alive connections it
-        //   owns) in service while no client connects, so retirements only
-        //   follow real accept errors;
-        // - tiny_http 0.12's connection pool can leave a new connection queued
-        //   behind busy ones (it counts a just-woken thread as idle); the
-        //   heartbeat's short task makes a pool thread free up and take it,
-        //   so such a connection waits at most one heartbeat.
-        // While no request comes the heartbeat slows down, and the watchdog
-        // with it (each check must see a heartbeat behind a dead acceptor).
+        // Heartbeats (see [`heartbeat`]): often while requests come, with
+        // one more for each connection whose request nobody reads; while
+        // none come they slow down, and the watchdog with them (each check
+        // must see a heartbeat behind a dead acceptor).
         let busy_every = (self.options.idle_timeout / 3).min(HEARTBEAT_MAX_PERIOD);
         let quiet_every = (self.options.idle_timeout / 3).min(QUIET_HEARTBEAT_PERIOD);
         let tick = WATCHDOG_PERIOD.min(busy_every);
@@ -289,13 +283,15 @@ impl Shared {
         let mut last_queue = 0;
         let mut last_check = Instant::now();
         let mut last_heartbeat = Instant::now();
+        let mut unread_watch = heartbeat::UnreadWatch::new(self.heartbeat_addr.port());
         while self.running() {
             std::thread::sleep(tick);
             let quiet = lock(&self.last_request).elapsed() >= QUIET_AFTER;
             let heartbeat_every = if quiet { quiet_every } else { busy_every };
-            if last_heartbeat.elapsed() >= heartbeat_every {
+            let unread = unread_watch.unread();
+            if unread > 0 || last_heartbeat.elapsed() >= heartbeat_every {
                 last_heartbeat = Instant::now();
-                let _ = std::net::TcpStream::connect_timeout(&self.heartbeat_addr, tick);
+                heartbeat::send(self.heartbeat_addr, unread.max(1), tick);
             }
             if last_check.elapsed() < WATCHDOG_PERIOD.max(heartbeat_every) {
                 continue;
