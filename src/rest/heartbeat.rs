@@ -17,8 +17,11 @@
 //!   while after a burst of new connections, since looking costs a system
 //!   call or two per connection.
 
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use super::socket::sockets_on;
 
 /// Heartbeats sent at once, at most.
 const MAX_BURST: usize = 64;
@@ -85,56 +88,14 @@ fn tcp_sockets_in_use() -> Option<u64> {
 
 /// This process's connections on local `port` with bytes waiting in their
 /// receive queue: requests no connection thread is reading (or, for an
-/// instant, one not read yet).
-pub fn unread_connections(port: u16) -> usize {
-    let entries = std::fs::read_dir("/proc/self/fd").into_iter().flatten();
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&fd| local_port(fd) == Some(port) && unread_bytes(fd) > 0)
-        .count()
-}
-
-/// The local port of descriptor `fd`, if it is an IP socket.
-fn local_port(fd: i32) -> Option<u16> {
-    // SAFETY: getsockname writes at most `len` bytes into the storage. The
-    // descriptor is only named, never owned: if it was closed (or reused)
-    // meanwhile, the call fails or describes another socket, both harmless.
-    unsafe {
-        let mut address: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getsockname(
-            fd,
-            (&mut address as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        ) != 0
-        {
-            return None;
-        }
-        match i32::from(address.ss_family) {
-            libc::AF_INET => {
-                let v4 = &*(&address as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
-                Some(u16::from_be(v4.sin_port))
-            }
-            libc::AF_INET6 => {
-                let v6 = &*(&address as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
-                Some(u16::from_be(v6.sin6_port))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Bytes received on socket `fd` and not read yet.
-fn unread_bytes(fd: i32) -> i32 {
-    let mut bytes: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int; the descriptor is only named (see
-    // `local_port`). A listening socket answers EINVAL, counted as 0.
-    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut bytes) };
-    if rc == 0 {
-        bytes
-    } else {
-        0
-    }
+/// instant, one not read yet). Each counted once, however many descriptors
+/// this process holds for it.
+fn unread_connections(port: u16) -> usize {
+    let unread: HashSet<u64> = sockets_on(port)
+        .filter(|(socket, _)| socket.unread_bytes() > 0)
+        .filter_map(|(socket, _)| socket.identity())
+        .collect();
+    unread.len()
 }
 
 #[cfg(test)]

@@ -96,6 +96,19 @@ impl ConnectionSocket {
         }
     }
 
+    /// Bytes received on the connection and not read yet (0 if unknown).
+    pub fn unread_bytes(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int into `bytes`.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+        if rc == 0 {
+            usize::try_from(bytes).unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
     /// Bounds each read on the connection (also tiny_http's own reads).
     pub fn set_read_timeout(&self, timeout: Duration) {
         let _ =
