@@ -11,7 +11,8 @@
 //! A pass over the descriptors is done only for the requests that need it
 //! (bodies read from the socket, answers that close), and it remembers
 //! where every connection was, so the next lookup of a connection still
-//! open costs one check.
+//! open costs one check; the heartbeat also passes over them for a second
+//! after a burst of new connections (see [`super::heartbeat`]).
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr};
