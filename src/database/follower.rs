@@ -114,15 +114,39 @@ impl Follower {
         }
     }
 
-    /// One catch-up: reads every entity after the index's end into it.
+    /// One catch-up: reads every entity after the index's end into it. A
+    /// connection that broke while idle (a database restarted, a proxy cut)
+    /// is only found out by using it, so a read that fails on a kept
+    /// connection gets one more try on a new one before the round fails.
     fn round(&mut self) -> Result<(), CommitError> {
         if self.session.as_ref().is_some_and(Session::is_closed) {
             self.session = None;
         }
+        let kept = self.session.is_some();
+        if !kept && !self.backoff.due() {
+            return Err(CommitError::Unavailable(self.last_error.clone()));
+        }
+        match self.read_to_end() {
+            Err(_) if kept && self.session.is_none() => self.read_to_end(),
+            outcome => outcome,
+        }?;
+        self.shared.stats.indexed(self.shared.index.len());
+        if !self.readiness.is_ready() {
+            log::info!(
+                "database {}: caught up at {} entities; serving",
+                self.settings.describe(),
+                self.shared.index.len()
+            );
+            self.readiness.mark_ready();
+        }
+        Ok(())
+    }
+
+    /// Connects if there is no session, then reads every entity after the
+    /// index's end into it, a page at a time. A failure other than a
+    /// refused statement drops the session.
+    fn read_to_end(&mut self) -> Result<(), CommitError> {
         if self.session.is_none() {
-            if !self.backoff.due() {
-                return Err(CommitError::Unavailable(self.last_error.clone()));
-            }
             match self.connect() {
                 Ok(session) => {
                     self.backoff.succeeded();
@@ -147,7 +171,7 @@ impl Follower {
                     }
                     self.shared.index.extend(&entities);
                     if read < PAGE {
-                        break;
+                        return Ok(());
                     }
                 }
                 Err(error) => {
@@ -166,16 +190,6 @@ impl Follower {
                 }
             }
         }
-        self.shared.stats.indexed(self.shared.index.len());
-        if !self.readiness.is_ready() {
-            log::info!(
-                "database {}: caught up at {} entities; serving",
-                self.settings.describe(),
-                self.shared.index.len()
-            );
-            self.readiness.mark_ready();
-        }
-        Ok(())
     }
 
     /// Connects and, until the schema is known to be there, migrates it.
