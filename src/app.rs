@@ -127,9 +127,10 @@ impl Service {
                         client::connect(target, client::ChannelThreads::Own("grpc-upstream")),
                         config.deadline(),
                     ))),
-                    // This process's own server: over a socket pair, not TCP.
+                    // This process's own server: in-process (or over a
+                    // socket pair), not TCP.
                     None => {
-                        let local = grpc.local_channels();
+                        let local = grpc.local_channels(config.grpc_local_transport);
                         let channel = match local.open() {
                             Ok(channel) => channel,
                             Err(source) => {
@@ -219,12 +220,13 @@ impl Running {
         self.metrics.render()
     }
 
-    /// Breaks the gateway's local channel to the gRPC server, as a failing
-    /// transport would (for the test of its recovery); false without one.
+    /// Breaks the gateway's socket-pair channel to the gRPC server, as a
+    /// failing transport would (for the test of its recovery); false without
+    /// one.
     #[doc(hidden)]
     pub fn sever_local_channel(&self) -> bool {
         let local = self.local_backend.as_ref().and_then(|b| b.local_channels());
-        local.map(LocalChannels::sever).is_some()
+        local.is_some_and(LocalChannels::sever)
     }
 
     /// The shared store (for tests and tools in this process).

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::grpc::LocalTransport;
+
 /// Where REST handlers get entities from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
@@ -93,6 +95,11 @@ pub struct Config {
     /// switches).
     #[arg(long, env = "ENTITY_GRPC_COMPLETION_QUEUES", default_value_t = defaults::GRPC_COMPLETION_QUEUES, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub grpc_completion_queues: u16,
+    /// How the REST gateway reaches this process's own gRPC server:
+    /// in-process (the C core's in-process transport: no HTTP/2, no socket)
+    /// or HTTP/2 over a Unix socket pair.
+    #[arg(long, env = "ENTITY_GRPC_LOCAL_TRANSPORT", value_enum, default_value_t = LocalTransport::InProcess)]
+    pub grpc_local_transport: LocalTransport,
     /// Largest gRPC request message accepted, in bytes (larger:
     /// RESOURCE_EXHAUSTED, nothing stored); replies are not limited.
     #[arg(long, env = "ENTITY_GRPC_MAX_MESSAGE_BYTES", default_value_t = defaults::GRPC_MAX_MESSAGE_BYTES)]
@@ -134,6 +141,7 @@ impl Default for Config {
             http_idle_timeout_ms: defaults::HTTP_IDLE_TIMEOUT_MS,
             http_body_timeout_ms: defaults::HTTP_BODY_TIMEOUT_MS,
             grpc_completion_queues: defaults::GRPC_COMPLETION_QUEUES,
+            grpc_local_transport: LocalTransport::InProcess,
             grpc_max_message_bytes: defaults::GRPC_MAX_MESSAGE_BYTES,
             grpc_keepalive_time_ms: defaults::GRPC_KEEPALIVE_TIME_MS,
             grpc_keepalive_timeout_ms: defaults::GRPC_KEEPALIVE_TIMEOUT_MS,

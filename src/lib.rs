@@ -56,3 +56,4 @@ pub mod validation;
 
 pub use app::{Running, Service, StartError};
 pub use config::{BackendKind, Config};
+pub use grpc::LocalTransport;

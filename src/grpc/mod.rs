@@ -17,7 +17,7 @@ mod wire;
 
 pub use client::BlockingClient;
 pub use health::HealthService;
-pub use local::LocalChannels;
+pub use local::{LocalChannels, LocalTransport};
 pub use reflection::{DescriptorIndex, ReflectionService};
 pub use server::{GrpcServer, GrpcServerError, GrpcServerOptions};
 pub use service::EntityService;

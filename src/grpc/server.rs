@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
 
-use super::local::LocalChannels;
+use super::local::{LocalChannels, LocalTransport};
 
 /// A message size limit of none, as the C core spells it.
 const UNLIMITED: i32 = -1;
@@ -93,9 +93,13 @@ impl GrpcServer {
         })
     }
 
-    /// Channels to this server over socket pairs, on its completion queues.
-    pub fn local_channels(&self) -> LocalChannels {
-        LocalChannels::new(Arc::downgrade(&self.server), Arc::clone(&self.env))
+    /// Channels to this server over `transport`, on its completion queues.
+    pub fn local_channels(&self, transport: LocalTransport) -> LocalChannels {
+        LocalChannels::new(
+            Arc::downgrade(&self.server),
+            Arc::clone(&self.env),
+            transport,
+        )
     }
 
     /// Stops accepting calls, lets running calls finish for up to `grace`,

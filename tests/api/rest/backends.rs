@@ -1,12 +1,13 @@
-//! Where REST handlers get their answers: the gRPC hop or the store
-//! directly (the same answers either way), another instance's gRPC server,
+//! Where REST handlers get their answers: the gRPC hop (in-process or over a
+//! socket pair) or the store directly (the same answers every way), another
+//! instance's gRPC server,
 //! an upstream that fails, and a create that panics.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use entity_service::BackendKind;
+use entity_service::{BackendKind, LocalTransport};
 
 use super::{assert_error, create, created_id, get_json, ids_of, Step};
 use crate::helpers::child::Binary;
@@ -29,14 +30,16 @@ struct Exchange {
 }
 
 /// Runs `script` in order on one keep-alive connection to a new service
-/// with this backend, checking each answer ([`Step::check`]).
-fn transcript(backend: BackendKind, script: &[&str]) -> Vec<Exchange> {
+/// with this backend (and local transport for the hop), checking each
+/// answer ([`Step::check`]).
+fn transcript(backend: BackendKind, transport: LocalTransport, script: &[&str]) -> Vec<Exchange> {
     let service = TestService::start_with(|c| {
         c.backend = backend;
+        c.grpc_local_transport = transport;
         c.max_body_bytes = 8192;
     });
     let mut connection = http::Connection::open(service.http_addr);
-    let context = format!("{backend:?}");
+    let context = format!("{backend:?} {transport:?}");
     script
         .iter()
         .map(|line| {
@@ -54,7 +57,7 @@ fn transcript(backend: BackendKind, script: &[&str]) -> Vec<Exchange> {
 }
 
 #[test]
-fn both_backends_give_the_same_answers_to_the_same_requests() {
+fn every_backend_and_local_transport_gives_the_same_answers_to_the_same_requests() {
     let long_name = json!({ "name": "n".repeat(257) });
     let long_description = json!({ "name": "x", "description": "d".repeat(4097) });
     let unicode = json!({ "name": "ünïcødé ☕", "description": "日本" });
@@ -99,11 +102,13 @@ fn both_backends_give_the_same_answers_to_the_same_requests() {
         "GET /entities/1/x -> 404",
         r#"POST /entities {"name":"last"} -> 201"#,
     ];
-    let grpc = transcript(BackendKind::Grpc, &script);
-    let direct = transcript(BackendKind::Direct, &script);
+    let grpc = transcript(BackendKind::Grpc, LocalTransport::InProcess, &script);
+    let paired = transcript(BackendKind::Grpc, LocalTransport::SocketPair, &script);
+    let direct = transcript(BackendKind::Direct, LocalTransport::InProcess, &script);
     assert_eq!(grpc.len(), direct.len());
-    for (g, d) in grpc.iter().zip(&direct) {
-        assert_eq!(g, d, "grpc (left) and direct (right) differ");
+    for ((g, p), d) in grpc.iter().zip(&paired).zip(&direct) {
+        assert_eq!(g, d, "grpc in-process (left) and direct (right) differ");
+        assert_eq!(g, p, "grpc in-process (left) and over a socket pair differ");
     }
     // Spot-check that the shared answers are the right ones.
     let answer_to = |request: &str| -> &Value {
@@ -191,6 +196,59 @@ fn an_upstream_that_never_answers_is_504_after_the_deadline_and_a_closed_one_503
 }
 
 #[test]
+fn a_slow_answer_on_the_local_channel_is_504_at_the_deadline_on_either_transport() {
+    if !failpoints() {
+        return;
+    }
+    for transport in ["in-process", "socket-pair"] {
+        // The first journal write takes 3 s (on the journal's thread, so
+        // the completion queue stays free); the gateway's deadline is
+        // 300 ms, enforced by the client's own deadline filter (kept on the
+        // in-process channel's minimal stack).
+        let data = tempfile::tempdir().expect("a temporary directory");
+        let data_dir = data.path().to_str().expect("a UTF-8 path");
+        let mut server = Binary::server(&[
+            "--grpc-local-transport",
+            transport,
+            "--deadline-ms",
+            "300",
+            "--data-dir",
+            data_dir,
+        ])
+        .env("FAILPOINTS", "journal::write=1*sleep(3000)")
+        .serve();
+        let started = Instant::now();
+        let response = http::request(
+            server.http_addr,
+            "POST",
+            "/entities",
+            &[],
+            br#"{"name":"slow"}"#,
+        );
+        let elapsed = started.elapsed();
+        let context = format!("{transport}: slow create answered after {elapsed:?}");
+        assert_error(&response, 504, &context);
+        assert!(
+            elapsed >= Duration::from_millis(250),
+            "{context}: before the deadline"
+        );
+        assert!(
+            elapsed < Duration::from_millis(2500),
+            "{context}: not at the deadline"
+        );
+        // The create itself went on and was stored once the write ended
+        // (id 1, read back through the same channel); the next one is 2.
+        assert_eventually(
+            Duration::from_secs(5),
+            || http::get(server.http_addr, "/entities/1").status == 200,
+            || format!("{context}: the slow create is stored once its write ends"),
+        );
+        assert_eq!(create(server.http_addr, "next", ""), 2, "{context}");
+        assert!(server.alive(), "{context}: the process died");
+    }
+}
+
+#[test]
 fn direct_backend_reads_the_store_the_grpc_server_writes() {
     let service = TestService::start_with(|c| c.backend = BackendKind::Direct);
     let addr = service.http_addr;
@@ -256,8 +314,13 @@ fn a_panicking_create_is_a_500_json_error_and_the_service_keeps_serving() {
 }
 
 #[test]
-fn a_broken_local_channel_is_replaced_and_rest_answers_again() {
-    let service = TestService::start();
+fn a_broken_socket_pair_channel_is_replaced_and_rest_answers_again() {
+    let in_process = TestService::start();
+    assert!(
+        !in_process.sever_local_channel(),
+        "the in-process channel has no socket to break"
+    );
+    let service = TestService::start_with(|c| c.grpc_local_transport = LocalTransport::SocketPair);
     let id = service.seed("kept", "across channels");
     assert_eq!(
         http::get(service.http_addr, &format!("/entities/{id}")).status,
