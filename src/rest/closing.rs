@@ -26,7 +26,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::limits::MAX_DRAIN_BYTES;
 use super::reply::Reply;
@@ -133,7 +133,7 @@ impl Closer {
             return self.park(request, Some((reply, request_id)), socket);
         }
         let mut writer = request.into_writer();
-        let _ = writer.write_all(&closing_response(reply, request_id, head_only));
+        let _ = writer.write_all(&reply.wire_bytes(request_id, true, head_only));
         let _ = writer.flush();
         if let Some(socket) = &socket {
             // Before the writer goes: nothing queued behind it is written.
@@ -195,29 +195,4 @@ impl Closer {
         }
         std::mem::forget(stream);
     }
-}
-
-/// A whole HTTP/1.1 response with `Connection: close`.
-fn closing_response(reply: &Reply, request_id: &str, head_only: bool) -> Vec<u8> {
-    let reason = tiny_http::StatusCode(reply.status).default_reason_phrase();
-    let mut out = format!(
-        "HTTP/1.1 {} {reason}\r\nDate: {}\r\nContent-Length: {}\r\n",
-        reply.status,
-        httpdate::fmt_http_date(SystemTime::now()),
-        reply.body.len()
-    );
-    for (name, value) in reply.header_lines(request_id) {
-        if value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..0x7f).contains(&b))
-        {
-            out.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    let mut bytes = out.into_bytes();
-    if !head_only {
-        bytes.extend_from_slice(&reply.body);
-    }
-    bytes
 }

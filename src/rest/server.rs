@@ -352,7 +352,7 @@ impl Shared {
         if closes {
             self.closer
                 .answer_and_close(request, &reply, &request_id, unread);
-        } else if let Err(error) = request.respond(reply.into_response(&request_id)) {
+        } else if let Err(error) = reply.send(request, &request_id) {
             log::debug!("response not delivered: {error}");
         }
         log::info!(
