@@ -46,7 +46,7 @@ pub mod defaults {
     /// beyond the requests in flight only add thread switches.
     pub const HTTP_THREADS_DIRECT: (usize, usize) = (1, 2);
     /// See [`HTTP_THREADS_DIRECT`].
-    pub const HTTP_THREADS_HOP: (usize, usize) = (4, 8);
+    pub const HTTP_THREADS_HOP: (usize, usize) = (2, 4);
     /// See [`HTTP_THREADS_DIRECT`].
     pub const HTTP_THREADS_UPSTREAM: (usize, usize) = (8, 16);
     /// With `--data-dir` or `--database-url`, whatever the backend: a
@@ -71,7 +71,7 @@ pub struct Config {
     #[arg(long, env = "ENTITY_GRPC_UPSTREAM", value_name = "HOST:PORT")]
     pub grpc_upstream: Option<String>,
     /// REST worker threads (default, per core: 1 with --backend direct (at
-    /// least 2), 4 through this process's gRPC server (at least 8), 8 through
+    /// least 2), 2 through this process's gRPC server (at least 4), 8 through
     /// --grpc-upstream or with --data-dir or --database-url (at least 16)).
     #[arg(long, env = "ENTITY_HTTP_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_threads: Option<u16>,
