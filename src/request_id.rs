@@ -39,7 +39,14 @@ pub fn generate() -> String {
         hasher.write_usize(i);
         *word = hasher.finish();
     }
-    format!("{:016x}{:016x}", words[0], words[1])
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for word in words {
+        for shift in (0..16).rev() {
+            id.push(char::from(DIGITS[(word >> (shift * 4)) as usize & 0xf]));
+        }
+    }
+    id
 }
 
 #[cfg(test)]
@@ -55,5 +62,26 @@ mod tests {
             assert!(is_safe(id.as_bytes()));
         }
         assert_ne!(generate(), generate());
+    }
+
+    #[test]
+    fn a_new_id_is_32_lowercase_hex_digits_spread_over_all_of_them() {
+        let ids: Vec<String> = (0..64).map(|_| generate()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{id}"
+            );
+        }
+        // Every position takes more than one digit across 64 ids.
+        for at in 0..32 {
+            let first = ids[0].as_bytes()[at];
+            assert!(
+                ids.iter().any(|id| id.as_bytes()[at] != first),
+                "position {at}"
+            );
+        }
     }
 }
