@@ -16,17 +16,26 @@
 //! `socketpair(AF_UNIX)` for the server and the other for a direct channel:
 //! HTTP/2 through the kernel without the TCP stack.
 //!
-//! Neither transport reconnects by itself: once a channel fails,
+//! No call may start on an in-process channel once the server has begun to
+//! shut down: the C core (1.56) then clears the callback that takes a new
+//! call, and calls it all the same, a jump to address zero. Every local
+//! call goes through [`LocalChannels::enter`], which the server closes
+//! before it shuts down ([`LocalGate`]).
+//!
+//! A socket-pair channel does not reconnect by itself: once it fails,
 //! [`LocalChannels::open`] makes a new one; the REST gateway does so when a
 //! call fails UNAVAILABLE and a health probe on the same channel fails too.
-//! The TCP port stays for outside clients, and `--grpc-upstream` stays on TCP.
+//! An in-process channel cannot break while the server serves, so it is
+//! never replaced (a replaced one would keep its server half until the
+//! server ends). The TCP port stays for outside clients, and
+//! `--grpc-upstream` stays on TCP.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, Weak};
 
 use grpcio::{Channel, Environment, Server};
 
@@ -46,12 +55,44 @@ pub enum LocalTransport {
     SocketPair,
 }
 
+/// Whether the server still takes calls on its local channels: open from
+/// its start until it begins to shut down. Calls hold it shared while they
+/// run; closing it waits for them.
+#[derive(Clone)]
+pub struct LocalGate(Arc<RwLock<bool>>);
+
+/// Held while a call on a local channel runs.
+pub type LocalCall<'g> = RwLockReadGuard<'g, bool>;
+
+impl LocalGate {
+    pub(super) fn open() -> Self {
+        Self(Arc::new(RwLock::new(true)))
+    }
+
+    /// Closes the gate once the calls inside have ended; none enters again.
+    pub(super) fn close(&self) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = false;
+    }
+
+    fn enter(&self) -> Option<LocalCall<'_>> {
+        let open = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (*open).then_some(open)
+    }
+}
+
 /// Opens channels to one server.
 pub struct LocalChannels {
     /// Weak: the gateway must not keep a stopped server alive.
     server: Weak<Mutex<Server>>,
     env: Arc<Environment>,
     transport: LocalTransport,
+    gate: LocalGate,
     /// A duplicate of the client end of the last socket pair, so that tests
     /// can break it ([`sever`](Self::sever)).
     last: Mutex<Option<OwnedFd>>,
@@ -62,16 +103,32 @@ impl LocalChannels {
         server: Weak<Mutex<Server>>,
         env: Arc<Environment>,
         transport: LocalTransport,
+        gate: LocalGate,
     ) -> Self {
         Self {
             server,
             env,
             transport,
+            gate,
             last: Mutex::new(None),
         }
     }
 
-    /// A new channel to the server.
+    /// Permission to make a call on a channel from here, held for the
+    /// call's length; None once the server has begun to shut down.
+    pub fn enter(&self) -> Option<LocalCall<'_>> {
+        self.gate.enter()
+    }
+
+    /// Whether a channel from here can break while the server serves (and
+    /// so is worth replacing when it seems to have).
+    pub fn can_break(&self) -> bool {
+        self.transport == LocalTransport::SocketPair
+    }
+
+    /// A new channel to the server: to be called before anything can stop
+    /// the server, or while [`entered`](Self::enter) (not entering again: a
+    /// stop waiting to close the gate would hold a second entry back).
     pub fn open(&self) -> io::Result<Channel> {
         let server = self
             .server
@@ -229,4 +286,75 @@ fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use grpcio::{CallOption, Client, Marshaller, Method, MethodType, ServiceBuilder};
+
+    use super::*;
+    use crate::grpc::{GrpcServer, GrpcServerOptions};
+    use crate::proto::health::{HealthCheckRequest, HealthCheckResponse};
+
+    const ECHO: Method<HealthCheckRequest, HealthCheckResponse> = Method {
+        ty: MethodType::Unary,
+        name: "/test.Echo/Check",
+        req_mar: Marshaller {
+            ser: grpcio::pb_ser,
+            de: grpcio::pb_de,
+        },
+        resp_mar: Marshaller {
+            ser: grpcio::pb_ser,
+            de: grpcio::pb_de,
+        },
+    };
+
+    /// A started server with one method that answers at once.
+    fn echo_server() -> GrpcServer {
+        let service = ServiceBuilder::new()
+            .add_unary_handler(&ECHO, |ctx, _request, sink| {
+                ctx.spawn(async move {
+                    let _ = sink.success(HealthCheckResponse::new()).await;
+                });
+            })
+            .build();
+        let options = GrpcServerOptions {
+            addr: "127.0.0.1:0".parse().expect("an address"),
+            completion_queues: 1,
+            max_message_bytes: 1 << 20,
+            keepalive_time: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+        };
+        GrpcServer::start(&options, vec![service]).expect("a started server")
+    }
+
+    fn call(channel: &Channel) -> grpcio::Result<HealthCheckResponse> {
+        let options = CallOption::default().timeout(Duration::from_secs(5));
+        Client::new(channel.clone()).unary_call(&ECHO, &HealthCheckRequest::new(), options)
+    }
+
+    #[test]
+    fn local_calls_are_let_in_while_the_server_serves_and_never_after() {
+        for transport in [LocalTransport::InProcess, LocalTransport::SocketPair] {
+            let server = echo_server();
+            let local = server.local_channels(transport);
+            let channel = local.open().expect("a channel");
+            {
+                let _entered = local.enter().expect("open while serving");
+                call(&channel).expect("answered");
+            }
+            assert_eq!(local.can_break(), transport == LocalTransport::SocketPair);
+            server.stop(Duration::from_secs(1));
+            assert!(
+                local.enter().is_none(),
+                "{transport:?}: entered after the stop"
+            );
+            assert!(
+                local.open().is_err(),
+                "{transport:?}: opened after the stop"
+            );
+        }
+    }
 }

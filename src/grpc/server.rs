@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use grpcio::{ChannelBuilder, Server, ServerBuilder, ServerCredentials};
 
-use super::local::{LocalChannels, LocalTransport};
+use super::local::{LocalChannels, LocalGate, LocalTransport};
 
 /// A message size limit of none, as the C core spells it.
 const UNLIMITED: i32 = -1;
@@ -32,6 +32,8 @@ pub struct GrpcServer {
     pub env: Arc<grpcio::Environment>,
     /// The address it listens on, with the bound port.
     pub addr: std::net::SocketAddr,
+    /// Closed before the server shuts down (see [`LocalGate`]).
+    local_gate: LocalGate,
 }
 
 /// Settings for the gRPC server.
@@ -90,6 +92,7 @@ impl GrpcServer {
             server: Arc::new(Mutex::new(server)),
             env,
             addr,
+            local_gate: LocalGate::open(),
         })
     }
 
@@ -99,12 +102,14 @@ impl GrpcServer {
             Arc::downgrade(&self.server),
             Arc::clone(&self.env),
             transport,
+            self.local_gate.clone(),
         )
     }
 
     /// Stops accepting calls, lets running calls finish for up to `grace`,
     /// then cancels the rest.
     pub fn stop(self, grace: Duration) {
+        self.local_gate.close();
         let shutdown = crate::sync::lock(&self.server).shutdown();
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         std::thread::spawn(move || {
@@ -116,6 +121,14 @@ impl GrpcServer {
             crate::sync::lock(&self.server).cancel_all_calls();
             let _ = done_rx.recv_timeout(Duration::from_secs(2));
         }
+    }
+}
+
+impl Drop for GrpcServer {
+    /// However the server ends (stopped, or dropped with its service), no
+    /// local call starts after it.
+    fn drop(&mut self) {
+        self.local_gate.close();
     }
 }
 

@@ -78,12 +78,14 @@ impl GrpcBackend {
             .clone()
     }
 
-    /// After a call failed UNAVAILABLE on the local channel: if a health
-    /// probe on the same channel fails too, the channel is broken (a direct
-    /// channel never reconnects), so a new one replaces it. One at a time:
-    /// calls that failed together find the new channel healthy.
+    /// After a call failed UNAVAILABLE on a local channel that can break: if
+    /// a health probe on the same channel fails too, the channel is broken
+    /// (a direct channel never reconnects), so a new one replaces it. One at
+    /// a time: calls that failed together find the new channel healthy.
     fn renew_if_broken(&self) {
-        let Some(local) = &self.local else { return };
+        let Some(local) = self.local.as_ref().filter(|local| local.can_break()) else {
+            return;
+        };
         let _one = crate::sync::lock(&self.renewing);
         let client = self.client();
         let probe = client
@@ -114,6 +116,14 @@ impl GrpcBackend {
         call: CallMetadata,
         make: impl FnOnce(&BlockingClient, CallMetadata) -> Result<T, Status>,
     ) -> Result<T, Status> {
+        // A call on a local channel needs the server still serving (see
+        // `grpc::local`); held until the call, and any renewal, is done.
+        let _serving = match &self.local {
+            Some(local) => Some(local.enter().ok_or_else(|| {
+                Status::new(RpcStatusCode::UNAVAILABLE, "the gRPC server has stopped")
+            })?),
+            None => None,
+        };
         let authorization = auth::forwarded(call.authorization);
         let call = CallMetadata {
             authorization: authorization.as_deref(),

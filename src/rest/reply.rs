@@ -132,7 +132,7 @@ impl Reply {
         request.http_version() == &tiny_http::HTTPVersion(1, 1)
             && request.method() != &tiny_http::Method::Head
             && has_body
-            && self.body.len() <= TINY_HTTP_CHUNKED_ABOVE
+            && self.body.len() < TINY_HTTP_CHUNKED_FROM
             && !request.headers().iter().any(|h| h.field.equiv("TE"))
     }
 
@@ -202,8 +202,8 @@ fn push_decimal(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// tiny_http sends a longer body in chunks (its default threshold).
-const TINY_HTTP_CHUNKED_ABOVE: usize = 32_768;
+/// tiny_http sends a body of this length or more in chunks (its default).
+const TINY_HTTP_CHUNKED_FROM: usize = 32_768;
 
 /// The `Server` value tiny_http adds to every answer.
 const TINY_HTTP_SERVER: &str = "tiny-http (Rust)";

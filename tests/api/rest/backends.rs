@@ -203,8 +203,9 @@ fn a_slow_answer_on_the_local_channel_is_504_at_the_deadline_on_either_transport
     for transport in ["in-process", "socket-pair"] {
         // The first journal write takes 3 s (on the journal's thread, so
         // the completion queue stays free); the gateway's deadline is
-        // 300 ms, enforced by the client's own deadline filter (kept on the
-        // in-process channel's minimal stack).
+        // 300 ms (the call carries it to the server, whose deadline filter
+        // ends the call then; the client's, kept on the in-process channel's
+        // minimal stack, would too).
         let data = tempfile::tempdir().expect("a temporary directory");
         let data_dir = data.path().to_str().expect("a UTF-8 path");
         let mut server = Binary::server(&[
