@@ -19,7 +19,8 @@
 //! - [`grpc`]: the EntityService, health, reflection, their server, and the
 //!   blocking client.
 //! - [`metrics`]: the Prometheus metrics of one service instance.
-//! - [`logging`]: access and event lines on stderr, one write per line.
+//! - [`logging`]: access and event lines on stderr, one write per line
+//!   (timestamps from `second_text`, as REST answers' `Date`).
 //! - [`rest`]: the tiny_http worker pool, routes, and the backend trait
 //!   (gRPC client or direct store).
 //! - [`app`]: [`Service::start`] wires it all up and returns a [`Running`]
@@ -49,6 +50,7 @@ pub mod proto;
 pub mod readiness;
 pub mod request_id;
 pub mod rest;
+mod second_text;
 pub mod status;
 pub mod store;
 mod sync;

@@ -12,7 +12,8 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::second_text::SecondText;
 
 /// Installs the stderr logger for this process, filtered by `RUST_LOG`.
 pub fn init() {
@@ -33,8 +34,7 @@ struct StderrLogger {
 #[derive(Default)]
 struct LineBuffer {
     line: Vec<u8>,
-    second: u64,
-    timestamp: String,
+    timestamp: SecondText,
 }
 
 thread_local! {
@@ -66,18 +66,12 @@ impl log::Log for StderrLogger {
 
 impl LineBuffer {
     fn write_record(&mut self, record: &log::Record) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if now != self.second || self.timestamp.is_empty() {
-            self.second = now;
-            self.timestamp = rfc3339_seconds(now);
-        }
+        let timestamp = self.timestamp.now(rfc3339_seconds);
         self.line.clear();
         let _ = writeln!(
             self.line,
             "[{} {:<5} {}] {}",
-            self.timestamp,
+            timestamp,
             record.level(),
             record.target(),
             record.args()

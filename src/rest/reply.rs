@@ -10,12 +10,13 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use super::bodies::{CreatedBody, EntityBody, ErrorBody};
 use crate::entity::Entity;
+use crate::second_text::SecondText;
 use crate::status::{http_status, Status};
 
 /// An HTTP answer before it is written: status, extra headers, body.
@@ -148,7 +149,14 @@ impl Reply {
         for piece in [" ", reason, "\r\nServer: ", TINY_HTTP_SERVER, "\r\n"] {
             out.extend_from_slice(piece.as_bytes());
         }
-        HTTP_DATE.with(|date| out.extend_from_slice(date.borrow_mut().now().as_bytes()));
+        HTTP_DATE.with(|date| {
+            let mut date = date.borrow_mut();
+            let line = date.now(|second| {
+                let now = UNIX_EPOCH + Duration::from_secs(second);
+                format!("Date: {}\r\n", httpdate::fmt_http_date(now))
+            });
+            out.extend_from_slice(line.as_bytes());
+        });
         for (name, value) in self.header_lines(request_id) {
             if value
                 .bytes()
@@ -220,26 +228,8 @@ fn closed_by_client(error: &io::Error) -> bool {
 }
 
 thread_local! {
-    static HTTP_DATE: RefCell<DateLine> = RefCell::new(DateLine::default());
-}
-
-/// The `Date` header line, formatted once a second per thread.
-#[derive(Default)]
-struct DateLine {
-    second: u64,
-    line: String,
-}
-
-impl DateLine {
-    fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if second != self.second || self.line.is_empty() {
-            self.second = second;
-            self.line = format!("Date: {}\r\n", httpdate::fmt_http_date(now));
-        }
-        &self.line
-    }
+    /// The `Date` header line.
+    static HTTP_DATE: RefCell<SecondText> = RefCell::new(SecondText::default());
 }
 
 #[cfg(test)]
