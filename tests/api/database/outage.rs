@@ -156,8 +156,16 @@ fn an_instance_that_loses_its_database_under_load_refuses_then_resumes() {
 
     let metrics = cut_off.metrics_text();
     assert!(total(&metrics, "database_errors_total") > 0.0, "{metrics}");
-    assert!(
-        total(&metrics, "database_listener_reconnects_total") > 0.0,
-        "{metrics}"
+    // The listener's own backoff (up to 2 s) may still run when the
+    // creates have already resumed on new connections.
+    assert_eventually(
+        RECOVERY_LIMIT,
+        || {
+            total(
+                &cut_off.metrics_text(),
+                "database_listener_reconnects_total",
+            ) > 0.0
+        },
+        || format!("the listener reconnected: {}", cut_off.metrics_text()),
     );
 }
