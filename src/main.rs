@@ -6,6 +6,10 @@ use clap::{Parser, Subcommand};
 use entity_service::{cli, Config, Service};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
+/// See Cargo.toml: requests are allocated on one thread and freed on another.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One entity store served over gRPC and a REST gateway.
 #[derive(Parser)]
 #[command(
