@@ -127,7 +127,12 @@ impl Follower {
             return Err(CommitError::Unavailable(self.last_error.clone()));
         }
         match self.read_to_end() {
-            Err(_) if kept && self.session.is_none() => self.read_to_end(),
+            Err(_) if kept && self.session.is_none() => {
+                // Losing a connection that worked is not a failed attempt
+                // to connect: the backoff starts afresh with this one.
+                self.backoff.succeeded();
+                self.read_to_end()
+            }
             outcome => outcome,
         }?;
         self.shared.stats.indexed(self.shared.index.len());
